@@ -1,0 +1,49 @@
+import type { Actor, Ctx, PolicyInput } from "./context.ts";
+import { ForbiddenError } from "./errors.ts";
+
+export type Action = "read" | "write" | "delete" | "respond" | "service" | "settle" | "export";
+
+/**
+ * Ask the policy; throw ForbiddenError with the policy's reason on anything but an allow.
+ * The system actor (our own scheduled jobs) is not a caller and needs no decision.
+ * Participants are only ever asked about resources they are scoped to, so `ownerId` for them is
+ * the row's owner or, before a row is loaded, themselves (queries are then filtered by owner).
+ */
+export async function authorize(
+  ctx: Ctx,
+  action: Action,
+  resource: { type: string; ownerId?: string | undefined },
+): Promise<void> {
+  if (ctx.actor.kind === "system") return;
+  const input: PolicyInput = {
+    subject: subjectOf(ctx.actor),
+    action: { name: action },
+    resource: {
+      type: resource.type,
+      attributes: resource.ownerId === undefined ? {} : { owner_id: resource.ownerId },
+    },
+  };
+  const decision = await ctx.authorizer(input).catch((error: unknown) => ({
+    allow: false,
+    reason: `policy error: ${error instanceof Error ? error.message : String(error)}`,
+  }));
+  if (decision.allow === true) return;
+  ctx.audit({
+    event: "denied",
+    action,
+    sub: ctx.actor.id,
+    client_id: ctx.actor.clientId,
+    reason: decision.reason,
+    request_id: ctx.requestId,
+  });
+  throw new ForbiddenError(decision.reason);
+}
+
+function subjectOf(actor: Exclude<Actor, { kind: "system" }>): NonNullable<PolicyInput["subject"]> {
+  return { id: actor.id, is_service: actor.kind === "service", scopes: actor.scopes, roles: actor.roles };
+}
+
+/** The owner a participant is confined to; undefined for services (they name the owner). */
+export function ownScope(actor: Actor): string | undefined {
+  return actor.kind === "participant" ? actor.id : undefined;
+}

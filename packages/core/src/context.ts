@@ -1,0 +1,58 @@
+import type { Database, Db } from "./db/database.ts";
+import type { Logger } from "./log.ts";
+
+/** Who is asking. Participants and services come from a verified token; `system` is our own jobs. */
+export type Actor =
+  | { kind: "participant"; id: string; clientId: string | null; scopes: string[]; roles: string[] }
+  | { kind: "service"; id: string; clientId: string | null; scopes: string[]; roles: string[] }
+  | { kind: "system"; id: "system" };
+
+export type PolicyInput = {
+  subject: { id: string; is_service: boolean; scopes: string[]; roles: string[] } | null;
+  action: { name: string };
+  resource: { type: string; attributes: { owner_id?: string } };
+};
+export type Decision = { allow: boolean; reason: string };
+/** The policy decision point; implementations must never throw and must deny on any error. */
+export type Authorizer = (input: PolicyInput) => Promise<Decision>;
+
+export type AuditRecord = {
+  event: "denied";
+  action: string;
+  sub: string | null;
+  client_id: string | null;
+  reason: string;
+  request_id: string | null;
+};
+
+export type CoreConfig = {
+  /** IANA zone that labels, baselines and nudge facts are expressed in. */
+  communityTimezone: string;
+  reminderLeadMinutes: number;
+  pointsPerKwh: number;
+};
+
+export const DEFAULT_CORE_CONFIG: CoreConfig = {
+  communityTimezone: "Europe/Rome",
+  reminderLeadMinutes: 30,
+  pointsPerKwh: 10,
+};
+
+export type Ctx = {
+  db: Db;
+  actor: Actor;
+  authorizer: Authorizer;
+  log: Logger;
+  /** Receives one record per refusal. */
+  audit: (record: AuditRecord) => void;
+  config: CoreConfig;
+  requestId: string | null;
+  now: () => Date;
+};
+
+/** Run `work` in one transaction; the callback's ctx uses the transaction handle. */
+export function withTransaction<T>(ctx: Ctx, work: (tx: Ctx) => Promise<T>): Promise<T> {
+  return ctx.db.transaction((db) => work({ ...ctx, db }));
+}
+
+export type { Database, Db };

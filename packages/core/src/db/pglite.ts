@@ -1,0 +1,33 @@
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/pglite";
+import { migrate } from "drizzle-orm/pglite/migrator";
+import { type Database, type Db, quoteIdent } from "./database.ts";
+
+export type PgliteOptions = {
+  /** A data directory to persist to; in-memory when absent. */
+  dataDir?: string;
+  schema: string;
+  /** Migrations folder; PGlite databases are migrated on open (there is no separate server). */
+  migrations: string;
+};
+
+/** Embedded PostgreSQL (WASM). One connection: statements and transactions are serialized. */
+export async function openPglite({ dataDir, schema, migrations }: PgliteOptions): Promise<Database> {
+  const client = new PGlite(dataDir);
+  await client.exec(
+    `create schema if not exists ${quoteIdent(schema)}; set search_path to ${quoteIdent(schema)}; set timezone to 'UTC';`,
+  );
+  const db: Db = drizzle(client);
+  await migrate(drizzle(client), { migrationsFolder: migrations, migrationsSchema: schema });
+  return {
+    db,
+    driver: "pglite",
+    schema,
+    listen: (channel, onNotify) => client.listen(channel, onNotify),
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,16 @@
+export * from "./authorize.ts";
+export * from "./commitments/cancel-commitment.ts";
+export * from "./commitments/create-commitment.ts";
+export * from "./commitments/export-commitments.ts";
+export * from "./commitments/list-commitments.ts";
+export * from "./commitments/out.ts";
+export * from "./commitments/settle-commitment.ts";
+export * from "./commitments/take-pending-commitments.ts";
+export * from "./context.ts";
+export type { Database, Db } from "./db/database.ts";
+export * from "./db/schema.ts";
+export * from "./errors.ts";
+export * from "./log.ts";
+export * from "./schemas/index.ts";
+export * from "./time.ts";
+export * from "./validate.ts";

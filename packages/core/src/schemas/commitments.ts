@@ -1,0 +1,102 @@
+import { z } from "zod";
+import { COMMITMENT_STATUSES, SETTLEMENT_OUTCOMES } from "../db/schema.ts";
+import { Instant, InstantInput, Uuid } from "./common.ts";
+
+export const CommitmentStatus = z
+  .enum(COMMITMENT_STATUSES)
+  .meta({ description: "Only `committed` is live; the other three are terminal." });
+export const SettlementOutcome = z.enum(SETTLEMENT_OUTCOMES);
+export const SuggestionType = z.literal("shift-consumption");
+
+const Id = z.string().trim().min(1).max(200);
+
+export const CommitmentOut = z
+  .object({
+    id: Uuid,
+    user_id: z.string(),
+    suggestion_id: z.string(),
+    suggestion_type: z.string().meta({ example: "shift-consumption" }),
+    community_id: z.string().nullable(),
+    device_id: z.string().nullable(),
+    period_start: Instant,
+    period_end: Instant,
+    committed_at: Instant,
+    settled_at: Instant.nullable(),
+    reminded_at: Instant.nullable(),
+    status: CommitmentStatus,
+    reward_points_estimated: z.number().int(),
+    reward_points_actual: z.number().int().nullable(),
+    actual_kwh: z.number().nullable(),
+    baseline_kwh: z.number().nullable(),
+    baseline_days: z.number().int().nullable(),
+    delivered_kwh: z.number().nullable(),
+    settlement_outcome: SettlementOutcome.nullable(),
+    created_at: Instant,
+  })
+  .meta({ id: "CommitmentOut" });
+export type CommitmentOut = z.infer<typeof CommitmentOut>;
+
+export const CommitmentList = z
+  .object({
+    items: z.array(CommitmentOut),
+    total: z.number().int().meta({ description: "Number of matching rows (not the page size)" }),
+  })
+  .meta({ id: "CommitmentList" });
+export type CommitmentList = z.infer<typeof CommitmentList>;
+
+export const CreateCommitmentInput = z
+  .object({
+    user_id: Id.optional().meta({
+      description: "Required for services; ignored for participants (they create for themselves)",
+    }),
+    suggestion_id: Id,
+    suggestion_type: SuggestionType.default("shift-consumption"),
+    community_id: Id.nullish(),
+    device_id: Id.nullish(),
+    period_start: InstantInput,
+    period_end: InstantInput,
+    reward_points_estimated: z.number().int().min(0).max(1_000_000).default(10),
+  })
+  .refine((v) => v.period_end > v.period_start, {
+    path: ["period_end"],
+    message: "must be after period_start",
+  })
+  .meta({ id: "CreateCommitmentInput" });
+export type CreateCommitmentInput = z.input<typeof CreateCommitmentInput>;
+
+const Limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+export const ListCommitmentsQuery = z.object({
+  user_id: Id.optional().meta({ description: "Required for services; ignored for participants" }),
+  status: CommitmentStatus.optional(),
+  limit: Limit(200, 50),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+});
+export type ListCommitmentsQuery = z.input<typeof ListCommitmentsQuery>;
+
+export const CommitmentIdParam = z.object({ id: Uuid.meta({ param: { name: "id", in: "path" } }) });
+
+export const SettleCommitmentInput = z
+  .object({
+    reward_points_actual: z.number().int().min(0).max(1_000_000),
+    actual_kwh: z.number().min(0).max(1_000_000).nullish(),
+  })
+  .meta({ id: "SettleCommitmentInput" });
+export type SettleCommitmentInput = z.input<typeof SettleCommitmentInput>;
+
+export const PendingQuery = z.object({ limit: Limit(1000, 500) });
+
+/** `created_after` may arrive with its offset's `+` decoded as a space by a careless client. */
+const CreatedAfter = z
+  .string()
+  .transform((text) => text.trim().replace(/ (\d{2}:?\d{2})$/, "+$1"))
+  .pipe(InstantInput);
+
+export const ExportQuery = z.object({
+  created_after: CreatedAfter.optional(),
+  limit: z.coerce.number().int().min(1).max(100_000).optional().meta({
+    description: "Page size; with it the answer is a page and `Link`/`X-Next-Cursor` carry the cursor",
+  }),
+  cursor: z.string().max(200).optional().meta({ description: "Opaque cursor from the previous page" }),
+});
+export type ExportQuery = z.input<typeof ExportQuery>;

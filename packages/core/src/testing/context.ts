@@ -1,0 +1,30 @@
+import type { Actor, AuditRecord, Authorizer, Ctx } from "../context.ts";
+import { DEFAULT_CORE_CONFIG } from "../context.ts";
+import type { Db } from "../db/database.ts";
+import { createLogger } from "../log.ts";
+
+/** A verb context for tests; the authorizer is the caller's choice (usually the real policy). */
+export function createTestCtx({
+  db,
+  actor,
+  authorizer,
+  now = () => new Date(),
+}: {
+  db: Db;
+  actor: Actor;
+  authorizer: Authorizer;
+  now?: () => Date;
+}): Ctx & { audits: AuditRecord[] } {
+  const audits: AuditRecord[] = [];
+  return {
+    db,
+    actor,
+    authorizer,
+    log: createLogger({ level: "silent" }),
+    audit: (record) => audits.push(record),
+    audits,
+    config: DEFAULT_CORE_CONFIG,
+    requestId: null,
+    now,
+  };
+}
