@@ -137,6 +137,11 @@ export class Evaluator {
     return this.shared.steps;
   }
 
+  resetSteps(): void {
+    this.shared.steps = 0;
+    this.shared.depth = 0;
+  }
+
   private step(loc: Location | undefined): void {
     if (++this.shared.steps > this.shared.budget) {
       throw new RegoError("eval_budget_error", `step budget of ${this.shared.budget} exhausted`, loc);

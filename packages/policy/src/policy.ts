@@ -111,28 +111,30 @@ export class CompiledPolicy {
       if (!node) return { allow: false, reason: `no such package ${entrypoint}` };
       const allowRule = node.rules.get("allow");
       if (allowRule?.kind !== "complete") return { allow: false, reason: "allow is undefined" };
-      const inputValue = input === undefined ? undefined : fromJson(input);
+      const ev = this.createEvaluator(input === undefined ? undefined : fromJson(input), {});
       let allowValue: Value | undefined;
       try {
-        allowValue = this.createEvaluator(inputValue, {}).ruleValue(allowRule);
+        allowValue = ev.ruleValue(allowRule);
       } catch (e) {
         return { allow: false, reason: `policy error: ${describe(e)}` };
       }
       const allow = allowValue === true;
-      const reason = this.decideReason(node, inputValue, allow, allowValue);
-      return { allow, reason };
+      return { allow, reason: this.decideReason(node, ev, allow, allowValue) };
     } catch (e) {
       return { allow: false, reason: `policy error: ${describe(e)}` };
     }
   }
 
-  /** `reason` is evaluated on its own so that a broken reason costs only the message, never the decision. */
+  /**
+   * `reason` is evaluated after `allow` is settled, with a fresh step budget (rule values already computed
+   * are reused): a broken or conflicting reason costs only the message, never the decision.
+   */
   private decideReason(
     node: PackageNode,
-    input: Value | undefined,
+    ev: Evaluator,
     allow: boolean,
     allowValue: Value | undefined,
-  ) {
+  ): string {
     const fallback = allow
       ? "allowed"
       : allowValue === undefined
@@ -140,13 +142,14 @@ export class CompiledPolicy {
         : allowValue === false
           ? "denied"
           : "allow is not a boolean";
+    // A non-boolean allow denies whatever the policy's reason says.
+    if (!allow && allowValue !== false && allowValue !== undefined) return fallback;
     const reasonRule = node.rules.get("reason");
     if (reasonRule?.kind !== "complete") return fallback;
     try {
-      const r = this.createEvaluator(input, {}).ruleValue(reasonRule);
-      if (typeof r === "string")
-        return allow || allowValue === false || allowValue === undefined ? r : fallback;
-      return fallback;
+      ev.resetSteps();
+      const r = ev.ruleValue(reasonRule);
+      return typeof r === "string" ? r : fallback;
     } catch {
       return fallback;
     }

@@ -237,6 +237,10 @@ const coreBuiltins: Record<string, Builtin> = {
       return out;
     },
   },
+  "object.union": {
+    arity: 2,
+    fn: (args, name) => mergeObjects(argObject(args, 0, name), argObject(args, 1, name)),
+  },
   union: { arity: 1, fn: (args, name) => unionOf(setsOf(args, name)) },
   intersection: { arity: 1, fn: (args, name) => intersectionOf(setsOf(args, name)) },
   type_name: { arity: 1, fn: (args) => typeName(args[0] as Value) },
@@ -251,6 +255,17 @@ const coreBuiltins: Record<string, Builtin> = {
   print: { arity: -1, fn: () => true },
   trace: { arity: 1, fn: () => true },
 };
+
+/** OPA's object.union: keys of `b` win, except that two objects under one key merge recursively. */
+function mergeObjects(a: RegoObject, b: RegoObject): RegoObject {
+  const out = new RegoObject();
+  for (const [k, e] of a.entries) out.entries.set(k, e);
+  for (const [k, [kv, bv]] of b.entries) {
+    const av = out.entries.get(k)?.[1];
+    out.entries.set(k, [kv, isObject(av) && isObject(bv) ? mergeObjects(av, bv) : bv]);
+  }
+  return out;
+}
 
 /** Go rounds half away from zero; Math.round rounds half up. */
 function roundHalfAway(n: number): number {

@@ -1,0 +1,99 @@
+# Access policy of the CELINE Flexibility API.
+#
+# Input: {subject: {id, is_service, scopes, roles} | null, action: {name}, resource: {type, attributes: {owner_id?}}}
+# Deny by default. Only `allow == true` grants; `reason` is one else-chain, so every decision has exactly one
+# reason, most specific first. `roles` are realm roles and no rule grants by role today; group claims are
+# never read.
+package celine.flexibility.access
+
+default allow := false
+
+# Participants act on what they own, without scopes.
+participant_actions := {"read", "write", "delete", "respond"}
+
+# Scopes that let a service perform each action. `flexibility.read` / `flexibility.write` are legacy
+# aliases of the commitments scopes; export is reachable by its own scope only (admin does not imply it).
+service_scopes := {
+	"read": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
+	"service": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
+	"write": {"flexibility.commitments.write", "flexibility.write", "flexibility.admin"},
+	"delete": {"flexibility.commitments.write", "flexibility.write", "flexibility.admin"},
+	"settle": {"flexibility.commitments.write", "flexibility.write", "flexibility.admin"},
+	"export": {"flexibility.commitments.export"},
+}
+
+# The scope named in a denial: the canonical one, not an alias.
+required_scope := {
+	"read": "flexibility.commitments.read",
+	"service": "flexibility.commitments.read",
+	"write": "flexibility.commitments.write",
+	"delete": "flexibility.commitments.write",
+	"settle": "flexibility.commitments.write",
+	"export": "flexibility.commitments.export",
+}
+
+action := input.action.name
+
+authenticated if {
+	is_string(input.subject.id)
+	input.subject.id != ""
+}
+
+is_service if {
+	authenticated
+	input.subject.is_service == true
+}
+
+is_participant if {
+	authenticated
+	input.subject.is_service == false
+}
+
+owns_resource if {
+	is_string(input.resource.attributes.owner_id)
+	input.resource.attributes.owner_id == input.subject.id
+}
+
+# Scopes must be strings inside an array; anything else grants nothing.
+granted_scopes contains s if {
+	is_array(input.subject.scopes)
+	some s in input.subject.scopes
+	is_string(s)
+}
+
+service_may_act if {
+	some s in granted_scopes
+	s in service_scopes[action]
+}
+
+allow if {
+	is_participant
+	action in participant_actions
+	owns_resource
+}
+
+allow if {
+	is_service
+	service_may_act
+}
+
+reason := "authentication required" if {
+	not authenticated
+} else := "invalid subject: is_service must be a boolean" if {
+	not is_service
+	not is_participant
+} else := "action not permitted" if {
+	is_participant
+	not action in participant_actions
+} else := "action not permitted" if {
+	is_service
+	not service_scopes[action]
+} else := "not resource owner" if {
+	is_participant
+	not owns_resource
+} else := sprintf("missing scope %s", [required_scope[action]]) if {
+	is_service
+	not service_may_act
+} else := "allowed" if {
+	allow
+} else := "denied"

@@ -1,0 +1,143 @@
+# Rego tests of the access policy (run with `bun run policy:test`, as `opa test policies` would).
+# Every action × participant owner / participant stranger × service with each scope.
+package celine.flexibility.access_test
+
+import data.celine.flexibility.access
+
+actions := ["read", "write", "delete", "respond", "service", "settle", "export", "launch_rockets"]
+
+participant(id) := {"id": id, "is_service": false, "scopes": [], "roles": ["participant"]}
+
+service(scopes) := {"id": "svc-optimizer", "is_service": true, "scopes": scopes, "roles": []}
+
+request(subject, name, owner) := {
+	"subject": subject,
+	"action": {"name": name},
+	"resource": {"type": "commitment", "attributes": {"owner_id": owner}},
+}
+
+allowed_actions(subject, owner) := {name |
+	some name in actions
+	access.allow with input as request(subject, name, owner)
+}
+
+reason_for(subject, name, owner) := r if {
+	r := access.reason with input as request(subject, name, owner)
+}
+
+# Participants
+
+test_participant_owner_may_read_write_delete_respond if {
+	allowed_actions(participant("alice"), "alice") == {"read", "write", "delete", "respond"}
+}
+
+test_participant_stranger_may_do_nothing if {
+	allowed_actions(participant("alice"), "bob") == set()
+}
+
+test_participant_without_owner_may_do_nothing if {
+	allowed := {name |
+		some name in actions
+		access.allow with input as {"subject": participant("alice"), "action": {"name": name}, "resource": {"type": "commitment", "attributes": {}}}
+	}
+	allowed == set()
+}
+
+test_participant_scopes_do_not_unlock_service_actions if {
+	p := object.union(participant("alice"), {"scopes": ["flexibility.admin", "flexibility.commitments.export"]})
+	allowed_actions(p, "alice") == {"read", "write", "delete", "respond"}
+}
+
+test_participant_stranger_reason if {
+	reason_for(participant("alice"), "read", "bob") == "not resource owner"
+}
+
+test_participant_service_actions_reason if {
+	every name in ["service", "settle", "export"] {
+		reason_for(participant("alice"), name, "alice") == "action not permitted"
+	}
+}
+
+# Services, one scope at a time
+
+test_service_commitments_read if {
+	allowed_actions(service(["flexibility.commitments.read"]), "bob") == {"read", "service"}
+}
+
+test_service_legacy_read_alias if {
+	allowed_actions(service(["flexibility.read"]), "bob") == {"read", "service"}
+}
+
+test_service_commitments_write if {
+	allowed_actions(service(["flexibility.commitments.write"]), "bob") == {"write", "delete", "settle"}
+}
+
+test_service_legacy_write_alias if {
+	allowed_actions(service(["flexibility.write"]), "bob") == {"write", "delete", "settle"}
+}
+
+test_service_admin_everything_but_export if {
+	allowed_actions(service(["flexibility.admin"]), "bob") == {"read", "service", "write", "delete", "settle"}
+}
+
+test_service_export_only if {
+	allowed_actions(service(["flexibility.commitments.export"]), "bob") == {"export"}
+}
+
+test_service_without_scopes if {
+	allowed_actions(service([]), "bob") == set()
+}
+
+test_service_unrelated_scopes if {
+	allowed_actions(service(["openid", "profile", "flexibility.commitments.readx"]), "bob") == set()
+}
+
+test_service_never_responds if {
+	every scopes in [["flexibility.admin"], ["flexibility.commitments.write"], ["flexibility.commitments.read"]] {
+		not access.allow with input as request(service(scopes), "respond", "svc-optimizer")
+	}
+}
+
+test_service_missing_scope_reasons if {
+	reason_for(service([]), "read", "bob") == "missing scope flexibility.commitments.read"
+	reason_for(service([]), "service", "bob") == "missing scope flexibility.commitments.read"
+	reason_for(service(["flexibility.commitments.read"]), "write", "bob") == "missing scope flexibility.commitments.write"
+	reason_for(service(["flexibility.read"]), "settle", "bob") == "missing scope flexibility.commitments.write"
+	reason_for(service(["flexibility.admin"]), "export", "bob") == "missing scope flexibility.commitments.export"
+}
+
+test_allowed_reason if {
+	reason_for(service(["flexibility.admin"]), "settle", "bob") == "allowed"
+	reason_for(participant("alice"), "respond", "alice") == "allowed"
+}
+
+# Anonymous, malformed and unknown
+
+test_unknown_action_denied if {
+	not access.allow with input as request(service(["flexibility.admin"]), "launch_rockets", "bob")
+	reason_for(service(["flexibility.admin"]), "launch_rockets", "bob") == "action not permitted"
+	reason_for(participant("alice"), "launch_rockets", "alice") == "action not permitted"
+}
+
+test_anonymous_denied if {
+	not access.allow with input as request(null, "read", "alice")
+	reason_for(null, "read", "alice") == "authentication required"
+	r := access.reason with input as {"action": {"name": "read"}, "resource": {"type": "commitment", "attributes": {"owner_id": "alice"}}}
+	r == "authentication required"
+}
+
+test_subject_without_is_service_denied if {
+	s := {"id": "alice", "scopes": ["flexibility.admin"], "roles": []}
+	not access.allow with input as request(s, "read", "alice")
+	startswith(reason_for(s, "read", "alice"), "invalid subject")
+}
+
+test_empty_subject_id_is_anonymous if {
+	not access.allow with input as request(participant(""), "read", "")
+	reason_for(participant(""), "read", "") == "authentication required"
+}
+
+test_group_claims_are_never_read if {
+	s := object.union(participant("alice"), {"groups": ["/admins"], "roles": ["admin"]})
+	allowed_actions(s, "bob") == set()
+}
