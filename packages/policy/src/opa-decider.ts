@@ -26,6 +26,8 @@ function readDecision(body: unknown): Decision {
   const result = (body as { result: unknown }).result;
   if (typeof result !== "object" || result === null) return deny("opa: result is not an object");
   const { allow, reason } = result as { allow?: unknown; reason?: unknown };
+  // Only the boolean true grants; a string "true" or 1 is a policy bug and must not open the door.
+  if (allow !== true && allow !== false && allow !== undefined) return deny("opa: allow is not a boolean");
   const granted = allow === true;
   if (typeof reason === "string") return { allow: granted, reason };
   return {
