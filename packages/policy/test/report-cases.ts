@@ -4,7 +4,10 @@ import { loadCases } from "./load-cases.ts";
 import { runCase } from "./run-case.ts";
 
 const filter = process.argv[2] ?? "";
-const cases = loadCases(join(import.meta.dir, "opa-cases"));
+const cases = [
+  ...loadCases(join(import.meta.dir, "opa-cases")),
+  ...loadCases(join(import.meta.dir, "extra-cases")),
+];
 let pass = 0;
 for (const c of cases) {
   if (!c.note.includes(filter)) continue;
