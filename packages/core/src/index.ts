@@ -6,6 +6,7 @@ export * from "./commitments/list-commitments.ts";
 export * from "./commitments/out.ts";
 export * from "./commitments/settle-commitment.ts";
 export * from "./commitments/take-pending-commitments.ts";
+export * from "./config.ts";
 export * from "./context.ts";
 export type { Database, Db } from "./db/database.ts";
 export * from "./db/schema.ts";

@@ -6,15 +6,24 @@ import { type Database, type Db, quoteIdent } from "./database.ts";
 
 export type PgliteOptions = {
   /** A data directory to persist to; in-memory when absent. */
-  dataDir?: string;
+  dataDir?: string | undefined;
+  /** Start from a dump (`dump()`) instead of an empty cluster: much faster than initdb. */
+  from?: Blob;
   schema: string;
   /** Migrations folder; PGlite databases are migrated on open (there is no separate server). */
   migrations: string;
 };
 
+export type PgliteDatabase = Database & { dump(): Promise<Blob> };
+
 /** Embedded PostgreSQL (WASM). One connection: statements and transactions are serialized. */
-export async function openPglite({ dataDir, schema, migrations }: PgliteOptions): Promise<Database> {
-  const client = new PGlite(dataDir);
+export async function openPglite({
+  dataDir,
+  from,
+  schema,
+  migrations,
+}: PgliteOptions): Promise<PgliteDatabase> {
+  const client = new PGlite(dataDir, from ? { loadDataDir: from } : {});
   await client.exec(
     `create schema if not exists ${quoteIdent(schema)}; set search_path to ${quoteIdent(schema)}; set timezone to 'UTC';`,
   );
@@ -28,6 +37,7 @@ export async function openPglite({ dataDir, schema, migrations }: PgliteOptions)
     async ping() {
       await db.execute(sql`select 1`);
     },
+    dump: () => client.dumpDataDir("none"),
     close: () => client.close(),
   };
 }

@@ -1,10 +1,14 @@
 import { sql } from "drizzle-orm";
 import {
+  bigserial,
+  boolean,
   check,
   index,
   integer,
+  jsonb,
   numeric,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -82,3 +86,90 @@ export const commitments = pgTable(
 
 export type CommitmentRow = typeof commitments.$inferSelect;
 export type NewCommitmentRow = typeof commitments.$inferInsert;
+
+/**
+ * What we offered to whom (GET /api/suggestions): an accept is checked against this, so the
+ * window's bounds and estimate come from us, not from the client.
+ */
+export const offers = pgTable(
+  "flexibility_offers",
+  {
+    userId: text("user_id").notNull(),
+    windowId: text("window_id").notNull(),
+    communityId: text("community_id"),
+    deviceId: text("device_id"),
+    periodStart: instant("period_start").notNull(),
+    periodEnd: instant("period_end").notNull(),
+    rewardPoints: integer("reward_points"),
+    impactKwh: numeric("impact_kwh"),
+    communityKwh: numeric("community_kwh"),
+    offeredAt: instant("offered_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.windowId] })],
+);
+
+export const OUTBOX_KINDS = ["mqtt", "nudge"] as const;
+export const OUTBOX_STATUSES = ["pending", "delivered", "failed", "dropped"] as const;
+
+/**
+ * Side effects written in the same transaction as the state change that causes them, delivered
+ * at least once by the relay. `due_at` holds an entry back (reminders); `commitment_id` lets the
+ * relay keep per-commitment order and drop entries whose commitment is no longer live.
+ */
+export const outbox = pgTable(
+  "flexibility_outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    kind: text("kind", { enum: OUTBOX_KINDS }).notNull(),
+    /** MQTT topic (without prefix) or nudging event type. */
+    target: text("target").notNull(),
+    payload: jsonb("payload").notNull(),
+    commitmentId: uuid("commitment_id"),
+    /** Deliver only while the commitment is live (reminders). */
+    requiresLive: boolean("requires_live").notNull().default(false),
+    dueAt: instant("due_at").notNull().defaultNow(),
+    nextAttemptAt: instant("next_attempt_at").notNull().defaultNow(),
+    attempts: integer("attempts").notNull().default(0),
+    status: text("status", { enum: OUTBOX_STATUSES }).notNull().default("pending"),
+    lastError: text("last_error"),
+    createdAt: instant("created_at").notNull().defaultNow(),
+    deliveredAt: instant("delivered_at"),
+  },
+  (t) => [
+    check("flexibility_outbox_kind_check", sql`${t.kind} in ('mqtt', 'nudge')`),
+    check(
+      "flexibility_outbox_status_check",
+      sql`${t.status} in ('pending', 'delivered', 'failed', 'dropped')`,
+    ),
+    index("flexibility_outbox_pending_idx").on(t.nextAttemptAt, t.id).where(sql`${t.status} = 'pending'`),
+    index("flexibility_outbox_commitment_idx").on(t.commitmentId, t.id),
+  ],
+);
+
+/** Pipeline runs already handled by the listener (a redelivered event has no second effect). */
+export const processedRuns = pgTable("flexibility_processed_runs", {
+  runId: text("run_id").primaryKey(),
+  flow: text("flow").notNull(),
+  processedAt: instant("processed_at").notNull().defaultNow(),
+});
+
+/** Opportunity windows already announced to a community (a forecast rerun sends nothing new). */
+export const broadcasts = pgTable(
+  "flexibility_broadcasts",
+  {
+    communityId: text("community_id").notNull(),
+    windowStart: instant("window_start").notNull(),
+    windowEnd: instant("window_end").notNull(),
+    estimatedKwh: numeric("estimated_kwh").notNull(),
+    members: integer("members").notNull().default(0),
+    sentAt: instant("sent_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.communityId, t.windowStart] })],
+);
+
+/** Member preferences for the points features. */
+export const preferences = pgTable("flexibility_preferences", {
+  userId: text("user_id").primaryKey(),
+  leaderboardVisible: boolean("leaderboard_visible").notNull().default(true),
+  updatedAt: instant("updated_at").notNull().defaultNow(),
+});

@@ -33,12 +33,10 @@ export const Problem = z
     type: z.string().meta({ example: "about:blank" }),
     title: z.string().meta({ example: "Unprocessable Content" }),
     status: z.number().int().meta({ example: 422 }),
-    detail: z
-      .string()
-      .meta({
-        description: "What went wrong, for a person",
-        example: "period_end: must be after period_start",
-      }),
+    detail: z.string().meta({
+      description: "What went wrong, for a person",
+      example: "period_end: must be after period_start",
+    }),
     instance: z.string().optional(),
     request_id: z.string().optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),

@@ -1,0 +1,118 @@
+import { trpcServer } from "@hono/trpc-server";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { AppDeps, AppEnv } from "./lib/app-env.ts";
+import { contextFor } from "./lib/authenticate.ts";
+import { mountDocs } from "./lib/docs.ts";
+import { toProblem } from "./lib/errors.ts";
+import { problem } from "./lib/problem.ts";
+import { commitments } from "./routes/commitments/index.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { createRouter } from "./routes/openapi.ts";
+import { appRouter } from "./trpc/router.ts";
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * The whole API as a web-standard `fetch` handler. Everything runtime-specific (serving, files,
+ * the database driver) arrives through `deps`.
+ */
+export function createApp(deps: AppDeps) {
+  const app = createRouter();
+
+  app.use(requestId({ headerName: "x-request-id" }));
+  app.use(async (c, next) => {
+    const log = deps.log.child({ request_id: c.get("requestId") });
+    c.set("log", log);
+    const started = performance.now();
+    await next();
+    log.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => problem(c, 413, `request body exceeds ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+  app.use("/api/*", async (c, next) => {
+    c.set(
+      "ctx",
+      await contextFor(
+        deps,
+        { headers: c.req.raw.headers, method: c.req.method, path: c.req.path },
+        c.get("requestId"),
+      ),
+    );
+    if (takesBody(c) && !isJson(c.req.header("content-type"))) {
+      return problem(c, 415, "send the request body as application/json");
+    }
+    await next();
+  });
+  app.use(
+    "/trpc/*",
+    trpcServer({
+      endpoint: "/trpc",
+      router: appRouter,
+      createContext: (_opts, c) => ({
+        resolve: () =>
+          contextFor(
+            deps,
+            { headers: c.req.raw.headers, method: c.req.method, path: c.req.path },
+            c.get("requestId"),
+          ),
+      }),
+      onError: ({ error, path }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR")
+          deps.log.error("trpc error", { path, error: error.cause ?? error });
+      },
+    }),
+  );
+
+  const routes = app.route("/", healthRoutes(deps)).route("/", commitments);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "proxyToken", {
+    type: "apiKey",
+    in: "header",
+    name: deps.jwtHeaderName,
+    description: "The raw JWT as forwarded by oauth2-proxy (takes precedence over Authorization)",
+  });
+  if (deps.docs) {
+    app.doc31("/openapi.json", {
+      openapi: "3.1.0",
+      info: {
+        title: "CELINE Flexibility API",
+        version: "1.0.0",
+        description:
+          "Flexibility suggestions, commitments, settlement and points for Renewable Energy Communities.",
+        license: { name: "Apache-2.0" },
+      },
+    });
+    mountDocs(app, deps);
+  }
+
+  app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => toProblem(error, c, c.get("log") ?? deps.log));
+  return routes;
+}
+
+export type AppType = ReturnType<typeof createApp>;
+
+/** Every POST, PUT and PATCH of this API takes a JSON body. */
+function takesBody(c: Context): boolean {
+  return c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(contentType);
+}

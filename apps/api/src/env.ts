@@ -1,0 +1,27 @@
+import { describeEnvIssues, type Env, PlatformEnv, withAliases } from "@celine/core";
+import { z } from "zod";
+
+export const ApiEnv = PlatformEnv.extend({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8017),
+  CELINE_PUBLIC_DOCS: z
+    .enum(["true", "false", "1", "0", ""])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  JWT_HEADER_NAME: z
+    .string()
+    .default("x-auth-request-access-token")
+    .transform((v) => v.toLowerCase()),
+  /** How long a JWKS fetch blocks refetching on an unknown `kid` (ms). */
+  JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(10_000),
+  POLICY_DIR: z.string().default("policies"),
+});
+export type ApiEnv = z.output<typeof ApiEnv>;
+
+/** Parse the environment once; every problem is named in one error. */
+export function parseApiEnv(env: Env): ApiEnv {
+  const result = ApiEnv.safeParse(withAliases(env));
+  if (!result.success) {
+    throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
+  }
+  return result.data;
+}

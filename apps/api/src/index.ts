@@ -1,0 +1,23 @@
+// `bun run start`: the API alone, configured from the environment, production posture.
+import { parseApiEnv } from "./env.ts";
+import { assemble } from "./server.ts";
+
+const env = parseApiEnv(process.env);
+const { app, database, problems } = await assemble(env);
+if (problems.length > 0) {
+  console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  await database.close();
+  process.exit(1);
+}
+const server = Bun.serve({ port: env.PORT, fetch: app.fetch });
+console.log(
+  JSON.stringify({ level: "info", msg: "listening", port: server.port, time: new Date().toISOString() }),
+);
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, async () => {
+    await server.stop();
+    await database.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,28 @@
+import type { Authorizer, CoreConfig, Ctx, Database, Logger } from "@celine/core";
+import type { TokenVerifier } from "./identity.ts";
+
+/** Everything the app needs from the outside; entry points build it, tests build their own. */
+export type AppDeps = {
+  database: Pick<Database, "db" | "ping">;
+  authorizer: Authorizer;
+  /** Whether the policy bundle loaded; /ready reports it. */
+  policy: { loaded: boolean; detail: string };
+  verifier: TokenVerifier;
+  log: Logger;
+  /** The dedicated audit logger: one line per refusal. */
+  audit: Logger;
+  core: CoreConfig;
+  jwtHeaderName: string;
+  docs: boolean;
+  /** Serves static assets of the docs page (runtime-specific: files); absent → no /docs assets. */
+  docsAsset?: (name: string) => Promise<Response | null>;
+  now?: () => Date;
+};
+
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    ctx: Ctx;
+  };
+};

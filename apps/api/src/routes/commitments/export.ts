@@ -1,0 +1,63 @@
+import { CommitmentOut, ExportQuery, exportCommitments } from "@celine/core";
+import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../lib/app-env.ts";
+import { problemResponses } from "../../lib/problem.ts";
+import { SECURED } from "../openapi.ts";
+
+export const route = createRoute({
+  method: "get",
+  path: "/api/commitments/export",
+  tags: ["commitments"],
+  summary: "Export every commitment, oldest first (data pipelines; scope flexibility.commitments.export)",
+  description:
+    "Without `limit`/`cursor` the body is one JSON array of every matching row, streamed. With them it is " +
+    "one page, and `X-Next-Cursor` (and `Link: rel=next`) name the next. `Accept: application/x-ndjson` " +
+    "answers one object per line instead.",
+  security: SECURED,
+  request: { query: ExportQuery },
+  responses: {
+    200: {
+      description: "Commitments",
+      headers: z.object({ "X-Next-Cursor": z.string().optional() }),
+      content: {
+        "application/json": { schema: z.array(CommitmentOut) },
+        "application/x-ndjson": { schema: z.string() },
+      },
+    },
+    ...problemResponses(401, 403, 422),
+  },
+});
+
+export const handler: RouteHandler<typeof route, AppEnv> = async (c) => {
+  const ndjson = (c.req.header("accept") ?? "").includes("application/x-ndjson");
+  const query = c.req.valid("query");
+  const { body, nextCursor } = await exportCommitments({
+    ctx: c.var.ctx,
+    input: query,
+    format: ndjson ? "ndjson" : "json",
+  });
+  const headers = new Headers({ "content-type": ndjson ? "application/x-ndjson" : "application/json" });
+  if (nextCursor) {
+    const next = new URL(c.req.url);
+    next.searchParams.set("cursor", nextCursor);
+    headers.set("x-next-cursor", nextCursor);
+    headers.set("link", `<${next.pathname}${next.search}>; rel="next"`);
+  }
+  return new Response(streamOf(body), { status: 200, headers }) as never;
+};
+
+/** A pull-based byte stream over the verb's chunks; a client that goes away stops the query loop. */
+function streamOf(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+}

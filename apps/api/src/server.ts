@@ -1,0 +1,72 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { createLogger, type Database, insecureSettings, isDev, jwksUriOf, type LogSink } from "@celine/core";
+import { openDatabase } from "@celine/core/db";
+import { createApp } from "./app.ts";
+import type { ApiEnv } from "./env.ts";
+import { createTokenVerifier } from "./lib/identity.ts";
+import { loadPolicy } from "./lib/policy.ts";
+
+// Assembles the app from configuration: the part shared by the Bun and Node entry points.
+// Runtime-specific pieces (files for policies and docs assets, the database driver) live here.
+
+export type Server = { app: ReturnType<typeof createApp>; database: Database; problems: string[] };
+
+export async function assemble(
+  env: ApiEnv,
+  opts: { sink?: LogSink; dataDir?: string } = {},
+): Promise<Server> {
+  const log = createLogger({ level: env.LOG_LEVEL, sink: opts.sink, fields: { service: "flexibility-api" } });
+  const audit = createLogger({ level: "info", sink: opts.sink, fields: { logger: "audit" } });
+  const policy = await loadPolicy({ dir: env.POLICY_DIR, opaUrl: env.OPA_URL });
+  const problems = insecureSettings(env);
+  if (!isDev(env) && !policy.loaded) problems.push(policy.detail);
+  if (!policy.loaded) log.warn("policy not loaded; every request will be denied", { detail: policy.detail });
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    schema: env.DB_SCHEMA,
+    dataDir: opts.dataDir,
+  });
+  const app = createApp({
+    database,
+    authorizer: policy.authorizer,
+    policy,
+    verifier: createTokenVerifier({
+      issuer: env.CELINE_OIDC_BASE_URL,
+      jwksUri: jwksUriOf(env),
+      audience: env.CELINE_OIDC_AUDIENCE,
+      cooldownMs: env.JWKS_COOLDOWN_MS,
+    }),
+    log,
+    audit,
+    core: {
+      communityTimezone: env.COMMUNITY_TIMEZONE,
+      reminderLeadMinutes: env.REMINDER_LEAD_MINUTES,
+      pointsPerKwh: env.POINTS_PER_KWH,
+    },
+    jwtHeaderName: env.JWT_HEADER_NAME,
+    docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
+    docsAsset: serveSwaggerAsset,
+  });
+  return { app, database, problems };
+}
+
+const swaggerDir = (() => {
+  try {
+    return join(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"), "..");
+  } catch {
+    return null;
+  }
+})();
+const ASSETS: Record<string, string> = {
+  "swagger-ui.css": "text/css",
+  "swagger-ui-bundle.js": "text/javascript",
+};
+
+async function serveSwaggerAsset(name: string): Promise<Response | null> {
+  const type = ASSETS[name];
+  if (!type || !swaggerDir) return null;
+  const body = await readFile(join(swaggerDir, name));
+  return new Response(body, { headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
+}

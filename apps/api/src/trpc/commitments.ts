@@ -1,0 +1,42 @@
+import {
+  CommitmentIdParam,
+  CommitmentList,
+  CommitmentOut,
+  CreateCommitmentInput,
+  cancelCommitment,
+  createCommitment,
+  ListCommitmentsQuery,
+  listCommitments,
+  PendingQuery,
+  SettleCommitmentInput,
+  settleCommitment,
+  takePendingCommitments,
+} from "@celine/core";
+import { z } from "zod";
+import { procedure, router } from "./init.ts";
+
+export const commitmentsRouter = router({
+  create: procedure
+    .input(CreateCommitmentInput)
+    .output(CommitmentOut)
+    .mutation(({ ctx, input }) => createCommitment({ ctx: ctx.verb, input })),
+  list: procedure
+    .input(ListCommitmentsQuery)
+    .output(CommitmentList)
+    .query(({ ctx, input }) => listCommitments({ ctx: ctx.verb, input })),
+  cancel: procedure
+    .input(CommitmentIdParam)
+    .output(z.null())
+    .mutation(async ({ ctx, input }) => {
+      await cancelCommitment({ ctx: ctx.verb, input });
+      return null;
+    }),
+  pending: procedure
+    .input(PendingQuery.optional())
+    .output(z.array(CommitmentOut))
+    .mutation(({ ctx, input }) => takePendingCommitments({ ctx: ctx.verb, input: input ?? {} })),
+  settle: procedure
+    .input(CommitmentIdParam.extend(SettleCommitmentInput.shape))
+    .output(CommitmentOut)
+    .mutation(({ ctx, input }) => settleCommitment({ ctx: ctx.verb, input })),
+});

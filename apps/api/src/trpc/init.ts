@@ -1,0 +1,44 @@
+import { type Ctx, DomainError, UnauthorizedError } from "@celine/core";
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+
+/** Identity is resolved lazily so a refusal surfaces as a tRPC error, not a foreign body. */
+export type TrpcContext = { resolve: () => Promise<Ctx> };
+
+const t = initTRPC.context<TrpcContext>().create();
+
+const CODE_OF: Record<DomainError["kind"], TRPC_ERROR_CODE_KEY> = {
+  unauthorized: "UNAUTHORIZED",
+  forbidden: "FORBIDDEN",
+  not_found: "NOT_FOUND",
+  conflict: "CONFLICT",
+  validation: "UNPROCESSABLE_CONTENT",
+  upstream: "BAD_GATEWAY",
+};
+
+/** The one tRPC error mapper: domain errors by kind; anything else stays an internal error. */
+function toTrpcError(error: unknown): TRPCError | null {
+  const cause = error instanceof TRPCError ? error.cause : error;
+  return cause instanceof DomainError
+    ? new TRPCError({ code: CODE_OF[cause.kind], message: cause.message, cause })
+    : null;
+}
+
+export const router = t.router;
+
+/** Every procedure: verified caller (401 otherwise) and domain errors mapped. */
+export const procedure = t.procedure.use(async ({ ctx, next }) => {
+  let verbCtx: Ctx;
+  try {
+    verbCtx = await ctx.resolve();
+  } catch (error) {
+    const message = error instanceof UnauthorizedError ? error.message : "token invalid";
+    throw new TRPCError({ code: "UNAUTHORIZED", message });
+  }
+  const result = await next({ ctx: { ...ctx, verb: verbCtx } });
+  if (!result.ok) {
+    const mapped = toTrpcError(result.error);
+    if (mapped) throw mapped;
+  }
+  return result;
+});

@@ -1,0 +1,156 @@
+import { z } from "zod";
+
+// Configuration shared by the API and the listener (PLATFORM §7). Parsed once per app at start-up
+// from an environment record handed in by the entry point; nothing else reads the environment.
+
+export type Env = Record<string, string | undefined>;
+
+/** The seed README spelled the groups `OIDC__*` / `MQTT__*`; map them onto the CELINE_ names. */
+export function withAliases(env: Env): Env {
+  const out: Env = { ...env };
+  for (const [key, value] of Object.entries(env)) {
+    const alias = /^(OIDC|MQTT)__(.+)$/.exec(key);
+    if (!alias) continue;
+    const canonical = `CELINE_${alias[1]}_${alias[2]}`;
+    if (out[canonical] === undefined) out[canonical] = value;
+  }
+  return out;
+}
+
+const flag = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .default("false")
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (fallback: number) => z.coerce.number().int().default(fallback);
+const optionalUrl = z
+  .url()
+  .optional()
+  .or(z.literal("").transform(() => undefined));
+
+export const LOCAL_ISSUER = "http://localhost:8080/realms/celine";
+
+export const PlatformEnv = z.object({
+  CELINE_ENV: z.string().default("production"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/i, "must be a plain identifier")
+    .default("flexibility"),
+  CELINE_OIDC_BASE_URL: z.url().default(LOCAL_ISSUER),
+  CELINE_OIDC_JWKS_URI: optionalUrl,
+  CELINE_OIDC_AUDIENCE: z.string().min(1).default("svc-flexibility"),
+  CELINE_OIDC_CLIENT_ID: z.string().default("svc-flexibility"),
+  CELINE_OIDC_CLIENT_SECRET: z.string().default(""),
+  DIGITAL_TWIN_API_URL: z.url().default("http://localhost:8002"),
+  NUDGING_API_URL: z.url().default("http://localhost:8016"),
+  REC_REGISTRY_URL: z.url().default("http://localhost:8004"),
+  DT_CLIENT_SCOPE: z.string().optional(),
+  REC_REGISTRY_SCOPE: z.string().optional(),
+  NUDGING_SCOPE: z.string().default("nudging.ingest"),
+  CELINE_MQTT_HOST: z.string().default("localhost"),
+  CELINE_MQTT_PORT: int(1883),
+  CELINE_MQTT_USERNAME: z.string().optional(),
+  CELINE_MQTT_PASSWORD: z.string().optional(),
+  CELINE_MQTT_USE_TLS: flag,
+  CELINE_MQTT_AUTH: z.enum(["password", "jwt"]).default("password"),
+  CELINE_MQTT_TOPIC_PREFIX: z.string().default(""),
+  COMMUNITY_TIMEZONE: z
+    .string()
+    .default("Europe/Rome")
+    .refine((tz) => isTimeZone(tz), "not an IANA time zone"),
+  REMINDER_LEAD_MINUTES: int(30).pipe(
+    z
+      .number()
+      .min(0)
+      .max(24 * 60),
+  ),
+  POINTS_PER_KWH: int(10).pipe(z.number().min(0)),
+  OPA_URL: optionalUrl,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+export type PlatformEnv = z.output<typeof PlatformEnv>;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isDev(env: { CELINE_ENV: string }): boolean {
+  return env.CELINE_ENV === "dev";
+}
+
+export function jwksUriOf(env: PlatformEnv): string {
+  return (
+    env.CELINE_OIDC_JWKS_URI ?? `${env.CELINE_OIDC_BASE_URL.replace(/\/$/, "")}/protocol/openid-connect/certs`
+  );
+}
+
+const DEV_PASSWORDS = [
+  "postgres",
+  "password",
+  "changeme",
+  "secret",
+  "dev",
+  "admin",
+  "test",
+  "flexibility",
+  "example",
+];
+
+/**
+ * Everything that makes a deployment insecure, all at once (empty in dev, where it is relaxed).
+ * Outside `CELINE_ENV=dev` the entry points refuse to start while this is non-empty.
+ */
+export function insecureSettings(env: PlatformEnv): string[] {
+  if (isDev(env)) return [];
+  const problems: string[] = [];
+  if (!env.DATABASE_URL) {
+    problems.push("DATABASE_URL is unset (the embedded database is for development only)");
+  } else {
+    const password = passwordOf(env.DATABASE_URL);
+    if (password !== null && DEV_PASSWORDS.includes(password.toLowerCase())) {
+      problems.push("DATABASE_URL carries a development password");
+    }
+  }
+  if (!env.CELINE_OIDC_CLIENT_SECRET) problems.push("CELINE_OIDC_CLIENT_SECRET is empty");
+  else if (env.CELINE_OIDC_CLIENT_SECRET === env.CELINE_OIDC_CLIENT_ID) {
+    problems.push("CELINE_OIDC_CLIENT_SECRET equals the client id");
+  }
+  if (isLocal(env.CELINE_OIDC_BASE_URL)) {
+    problems.push(`CELINE_OIDC_BASE_URL is left at a local default (${env.CELINE_OIDC_BASE_URL})`);
+  }
+  if (isLocal(jwksUriOf(env)))
+    problems.push(`CELINE_OIDC_JWKS_URI is left at a local default (${jwksUriOf(env)})`);
+  return problems;
+}
+
+function passwordOf(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    return parsed.password ? decodeURIComponent(parsed.password) : null;
+  } catch {
+    return null;
+  }
+}
+
+function isLocal(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === "localhost" || host === "127.0.0.1" || host === "[::1]" || host.endsWith(".localhost");
+  } catch {
+    return true;
+  }
+}
+
+/** Format zod issues of an environment parse as `NAME: message` lines. */
+export function describeEnvIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+}
