@@ -1,5 +1,6 @@
 import type { Database, Db } from "./db/database.ts";
 import type { Logger } from "./log.ts";
+import type { Platform } from "./platform/ports.ts";
 
 /** Who is asking. Participants and services come from a verified token; `system` is our own jobs. */
 export type Actor =
@@ -48,6 +49,9 @@ export type Ctx = {
   config: CoreConfig;
   requestId: string | null;
   now: () => Date;
+  /** The caller's raw JWT, forwarded to the Digital Twin on participant calls; null for jobs. */
+  credentials: string | null;
+  platform: Platform;
 };
 
 /** Run `work` in one transaction; the callback's ctx uses the transaction handle. */

@@ -12,6 +12,8 @@ export type { Database, Db } from "./db/database.ts";
 export * from "./db/schema.ts";
 export * from "./errors.ts";
 export * from "./log.ts";
+export * from "./platform/ports.ts";
+export * from "./platform/unconfigured.ts";
 export * from "./schemas/index.ts";
 export * from "./time.ts";
 export * from "./validate.ts";

@@ -1,4 +1,4 @@
-import type { Authorizer, CoreConfig, Ctx, Database, Logger } from "@celine/core";
+import type { Authorizer, CoreConfig, Ctx, Database, Logger, Platform } from "@celine/core";
 import type { TokenVerifier } from "./identity.ts";
 
 /** Everything the app needs from the outside; entry points build it, tests build their own. */
@@ -17,6 +17,8 @@ export type AppDeps = {
   /** Serves static assets of the docs page (runtime-specific: files); absent → no /docs assets. */
   docsAsset?: (name: string) => Promise<Response | null>;
   now?: () => Date;
+  /** Adapters to the Digital Twin, nudging tool, registry and broker (unconfigured → every call fails). */
+  platform?: Platform;
 };
 
 export type AppEnv = {

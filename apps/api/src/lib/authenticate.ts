@@ -1,4 +1,4 @@
-import { type Actor, type Ctx, UnauthorizedError } from "@celine/core";
+import { type Actor, type Ctx, UnauthorizedError, unconfiguredPlatform } from "@celine/core";
 import type { AppDeps } from "./app-env.ts";
 import { tokenFrom } from "./identity.ts";
 
@@ -38,5 +38,7 @@ export async function contextFor(
     config: deps.core,
     requestId,
     now: deps.now ?? (() => new Date()),
+    credentials: token,
+    platform: deps.platform ?? unconfiguredPlatform,
   };
 }

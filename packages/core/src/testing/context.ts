@@ -2,6 +2,8 @@ import type { Actor, AuditRecord, Authorizer, Ctx } from "../context.ts";
 import { DEFAULT_CORE_CONFIG } from "../context.ts";
 import type { Db } from "../db/database.ts";
 import { createLogger } from "../log.ts";
+import type { Platform } from "../platform/ports.ts";
+import { unconfiguredPlatform } from "../platform/unconfigured.ts";
 
 /** A verb context for tests; the authorizer is the caller's choice (usually the real policy). */
 export function createTestCtx({
@@ -9,11 +11,15 @@ export function createTestCtx({
   actor,
   authorizer,
   now = () => new Date(),
+  platform = unconfiguredPlatform,
+  credentials = null,
 }: {
   db: Db;
   actor: Actor;
   authorizer: Authorizer;
   now?: () => Date;
+  platform?: Platform;
+  credentials?: string | null;
 }): Ctx & { audits: AuditRecord[] } {
   const audits: AuditRecord[] = [];
   return {
@@ -26,5 +32,7 @@ export function createTestCtx({
     config: DEFAULT_CORE_CONFIG,
     requestId: null,
     now,
+    credentials,
+    platform,
   };
 }
