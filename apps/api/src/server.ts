@@ -1,7 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { createLogger, type Database, insecureSettings, isDev, jwksUriOf, type LogSink } from "@celine/core";
+import {
+  createLogger,
+  createMetrics,
+  type Database,
+  insecureSettings,
+  isDev,
+  jwksUriOf,
+  type LogSink,
+} from "@celine/core";
 import { openDatabase } from "@celine/core/db";
 import { createApp } from "./app.ts";
 import type { ApiEnv } from "./env.ts";
@@ -48,6 +56,7 @@ export async function assemble(
     jwtHeaderName: env.JWT_HEADER_NAME,
     docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
     docsAsset: serveSwaggerAsset,
+    metrics: createMetrics(),
   });
   return { app, database, problems };
 }

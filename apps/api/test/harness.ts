@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type Actor, createLogger, DEFAULT_CORE_CONFIG, type LogRecord } from "@celine/core";
+import { type Actor, createLogger, createMetrics, DEFAULT_CORE_CONFIG, type LogRecord } from "@celine/core";
 import type { Database } from "@celine/core/db";
 import { createTestDatabase } from "@celine/core/testing";
 import { type OidcIssuer, startOidcIssuer } from "@celine/fakes";
@@ -38,6 +38,7 @@ export async function createHarness(overrides: Partial<AppDeps> = {}) {
     core: DEFAULT_CORE_CONFIG,
     jwtHeaderName: "x-auth-request-access-token",
     docs: true,
+    metrics: createMetrics(),
     ...overrides,
   };
   const app = createApp(deps);

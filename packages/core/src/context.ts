@@ -1,5 +1,6 @@
 import type { Database, Db } from "./db/database.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Platform } from "./platform/ports.ts";
 
 /** Who is asking. Participants and services come from a verified token; `system` is our own jobs. */
@@ -52,6 +53,7 @@ export type Ctx = {
   /** The caller's raw JWT, forwarded to the Digital Twin on participant calls; null for jobs. */
   credentials: string | null;
   platform: Platform;
+  metrics: Metrics;
 };
 
 /** Run `work` in one transaction; the callback's ctx uses the transaction handle. */

@@ -12,6 +12,7 @@ export type { Database, Db } from "./db/database.ts";
 export * from "./db/schema.ts";
 export * from "./errors.ts";
 export * from "./log.ts";
+export * from "./metrics.ts";
 export * from "./platform/ports.ts";
 export * from "./platform/unconfigured.ts";
 export * from "./schemas/index.ts";

@@ -1,4 +1,4 @@
-import type { Authorizer, CoreConfig, Ctx, Database, Logger, Platform } from "@celine/core";
+import type { Authorizer, CoreConfig, Ctx, Database, Logger, Metrics, Platform } from "@celine/core";
 import type { TokenVerifier } from "./identity.ts";
 
 /** Everything the app needs from the outside; entry points build it, tests build their own. */
@@ -19,6 +19,7 @@ export type AppDeps = {
   now?: () => Date;
   /** Adapters to the Digital Twin, nudging tool, registry and broker (unconfigured → every call fails). */
   platform?: Platform;
+  metrics: Metrics;
 };
 
 export type AppEnv = {

@@ -40,5 +40,6 @@ export async function contextFor(
     now: deps.now ?? (() => new Date()),
     credentials: token,
     platform: deps.platform ?? unconfiguredPlatform,
+    metrics: deps.metrics,
   };
 }

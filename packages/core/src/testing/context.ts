@@ -2,6 +2,7 @@ import type { Actor, AuditRecord, Authorizer, Ctx } from "../context.ts";
 import { DEFAULT_CORE_CONFIG } from "../context.ts";
 import type { Db } from "../db/database.ts";
 import { createLogger } from "../log.ts";
+import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Platform } from "../platform/ports.ts";
 import { unconfiguredPlatform } from "../platform/unconfigured.ts";
 
@@ -13,6 +14,7 @@ export function createTestCtx({
   now = () => new Date(),
   platform = unconfiguredPlatform,
   credentials = null,
+  metrics = createMetrics(),
 }: {
   db: Db;
   actor: Actor;
@@ -20,6 +22,7 @@ export function createTestCtx({
   now?: () => Date;
   platform?: Platform;
   credentials?: string | null;
+  metrics?: Metrics;
 }): Ctx & { audits: AuditRecord[] } {
   const audits: AuditRecord[] = [];
   return {
@@ -34,5 +37,6 @@ export function createTestCtx({
     now,
     credentials,
     platform,
+    metrics,
   };
 }
