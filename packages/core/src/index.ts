@@ -13,6 +13,7 @@ export * from "./db/schema.ts";
 export * from "./errors.ts";
 export * from "./log.ts";
 export * from "./metrics.ts";
+export * from "./outbox/enqueue.ts";
 export * from "./platform/ports.ts";
 export * from "./platform/unconfigured.ts";
 export * from "./schemas/index.ts";

@@ -1,0 +1,40 @@
+import { sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { outbox } from "../db/schema.ts";
+import type { NudgeEvent } from "../platform/ports.ts";
+
+/** NOTIFY channel the relay listens on; a payload-less wake-up (the table is the queue). */
+export const OUTBOX_CHANNEL = "flexibility_outbox";
+
+export type OutboxEntry =
+  | { kind: "mqtt"; topic: string; payload: unknown; commitmentId?: string; dueAt?: Date }
+  | {
+      kind: "nudge";
+      event: NudgeEvent;
+      commitmentId?: string;
+      /** Held back until then (reminders). */
+      dueAt?: Date;
+      /** Dropped, not sent, if the commitment is no longer live when it falls due. */
+      requiresLive?: boolean;
+    };
+
+/**
+ * Write side effects in the caller's transaction: they exist exactly when the state change that
+ * caused them commits. The NOTIFY is delivered on commit and wakes the relay at once.
+ */
+export async function enqueue(ctx: Ctx, entries: OutboxEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const now = ctx.now();
+  await ctx.db.insert(outbox).values(
+    entries.map((e) => ({
+      kind: e.kind,
+      target: e.kind === "mqtt" ? e.topic : e.event.event_type,
+      payload: e.kind === "mqtt" ? e.payload : e.event,
+      commitmentId: e.commitmentId ?? null,
+      requiresLive: e.kind === "nudge" ? (e.requiresLive ?? false) : false,
+      dueAt: e.dueAt ?? now,
+      nextAttemptAt: e.dueAt ?? now,
+    })),
+  );
+  await ctx.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
+}
