@@ -2,7 +2,7 @@ import { trpcServer } from "@hono/trpc-server";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
-import type { AppDeps, AppEnv } from "./lib/app-env.ts";
+import type { AppDeps } from "./lib/app-env.ts";
 import { contextFor } from "./lib/authenticate.ts";
 import { mountDocs } from "./lib/docs.ts";
 import { toProblem } from "./lib/errors.ts";

@@ -22,9 +22,11 @@ export function createMetrics(): Metrics {
       .map((k) => `${k}="${String(labels[k]).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
       .join(",");
   const series = <T>(store: Map<string, Map<string, T>>, name: string) => {
-    let s = store.get(name);
-    if (!s) store.set(name, (s = new Map()));
-    return s;
+    const existing = store.get(name);
+    if (existing) return existing;
+    const created = new Map<string, T>();
+    store.set(name, created);
+    return created;
   };
   return {
     inc(name, labels, by = 1) {
