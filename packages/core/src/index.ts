@@ -16,6 +16,7 @@ export * from "./metrics.ts";
 export * from "./outbox/enqueue.ts";
 export * from "./platform/ports.ts";
 export * from "./platform/unconfigured.ts";
+export * from "./rounding.ts";
 export * from "./schemas/index.ts";
 export * from "./time.ts";
 export * from "./validate.ts";
