@@ -18,5 +18,6 @@ export * from "./platform/ports.ts";
 export * from "./platform/unconfigured.ts";
 export * from "./rounding.ts";
 export * from "./schemas/index.ts";
+export * from "./settlement/settle-due-commitments.ts";
 export * from "./time.ts";
 export * from "./validate.ts";
