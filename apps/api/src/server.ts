@@ -23,7 +23,7 @@ export type Server = { app: ReturnType<typeof createApp>; database: Database; pr
 
 export async function assemble(
   env: ApiEnv,
-  opts: { sink?: LogSink; dataDir?: string } = {},
+  opts: { sink?: LogSink; dataDir?: string; migrations?: string } = {},
 ): Promise<Server> {
   const log = createLogger({ level: env.LOG_LEVEL, sink: opts.sink, fields: { service: "flexibility-api" } });
   const audit = createLogger({ level: "info", sink: opts.sink, fields: { logger: "audit" } });
@@ -35,6 +35,8 @@ export async function assemble(
     url: env.DATABASE_URL,
     schema: env.DB_SCHEMA,
     dataDir: opts.dataDir,
+    // A bundle (node.ts) cannot find drizzle/ relative to its own source file: it says where.
+    migrations: opts.migrations,
   });
   const app = createApp({
     database,

@@ -1,0 +1,43 @@
+// The API under Node (>= 20), served by @hono/node-server. The app is a web-standard fetch handler;
+// only serving and signals differ from the Bun entry point (index.ts). Node cannot run this file
+// as TypeScript: bundle it first, e.g.
+//   bun build apps/api/src/node.ts --target=node --outfile dist/server.mjs
+// then copy @electric-sql/pglite's dist/{pglite.wasm,initdb.wasm,pglite.data} beside the bundle
+// (the embedded database loads them relative to the bundle) and run it from a directory holding
+// policies/ and drizzle/ (POLICY_DIR / MIGRATIONS_DIR say otherwise).
+import { resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import { parseApiEnv } from "./env.ts";
+import { assemble } from "./server.ts";
+
+const env = parseApiEnv(process.env);
+const { app, database, problems } = await assemble(env, {
+  // Only the embedded database (no DATABASE_URL) reads these; in memory when PGLITE_DATA_DIR is unset.
+  dataDir: process.env.PGLITE_DATA_DIR || undefined,
+  migrations: resolve(process.env.MIGRATIONS_DIR || "drizzle"),
+});
+if (problems.length > 0) {
+  console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  await database.close();
+  process.exit(1);
+}
+const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
+  console.log(
+    JSON.stringify({
+      level: "info",
+      msg: "listening",
+      port: info.port,
+      runtime: `node ${process.version}`,
+      time: new Date().toISOString(),
+    }),
+  );
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    server.close(async () => {
+      await database.close();
+      process.exit(0);
+    });
+  });
+}

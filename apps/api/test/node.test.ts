@@ -1,0 +1,291 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Database, LogRecord } from "@celine/core";
+import { MIGRATIONS_FOLDER } from "@celine/core/db";
+import { createTestDatabase } from "@celine/core/testing";
+import { type OidcIssuer, startOidcIssuer } from "@celine/fakes";
+import { parseApiEnv } from "../src/env.ts";
+import { assemble, type Server } from "../src/server.ts";
+import { POLICY_DIR } from "./harness.ts";
+
+// Edge portability: the same app, bundled with `bun build --target=node` and served by
+// @hono/node-server under Node, answers exactly what it answers under Bun.
+
+const ENTRY = join(import.meta.dir, "../src/node.ts");
+// PGlite loads its WebAssembly and file-system image relative to the module that imports it: the bundle.
+const PGLITE_ASSETS = ["pglite.wasm", "initdb.wasm", "pglite.data"];
+
+type Runtime = { name: string; url: string };
+
+let issuer: OidcIssuer;
+let work: string;
+let bun: Server & { server: ReturnType<typeof Bun.serve> };
+let node: { process: ReturnType<typeof Bun.spawn>; url: string; output: () => string };
+const databases: Database[] = [];
+const bunLogs: LogRecord[] = [];
+
+/**
+ * One fresh database per runtime: a new migrated schema on PostgreSQL when DATABASE_URL is set,
+ * otherwise PGlite (Bun: in memory; Node: a data directory in the bundle's temporary folder).
+ */
+async function databaseEnv(pgliteDir?: string): Promise<Record<string, string>> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return pgliteDir ? { PGLITE_DATA_DIR: pgliteDir } : {};
+  const database = await createTestDatabase({ max: 1 });
+  databases.push(database);
+  return { DATABASE_URL: url, DB_SCHEMA: database.schema };
+}
+
+function baseEnv(): Record<string, string> {
+  return {
+    CELINE_ENV: "dev",
+    CELINE_OIDC_BASE_URL: issuer.url,
+    CELINE_OIDC_JWKS_URI: issuer.jwksUri,
+    CELINE_OIDC_AUDIENCE: issuer.audience,
+    POLICY_DIR,
+    JWKS_COOLDOWN_MS: "0",
+  };
+}
+
+async function buildNodeBundle(): Promise<string> {
+  const outfile = join(work, "server.mjs");
+  const build = Bun.spawnSync([process.execPath, "build", ENTRY, "--target=node", "--outfile", outfile], {
+    stderr: "pipe",
+    stdout: "pipe",
+  });
+  expect(build.exitCode, `${build.stdout}${build.stderr}`).toBe(0);
+  const pgliteDist = dirname(Bun.resolveSync("@electric-sql/pglite", import.meta.dir));
+  for (const asset of PGLITE_ASSETS) await copyFile(join(pgliteDist, asset), join(work, asset));
+  return outfile;
+}
+
+async function startNode(bundle: string, env: Record<string, string>) {
+  const nodeBin = Bun.which("node");
+  if (!nodeBin) throw new Error("node is not on PATH: this test needs Node >= 20");
+  const proc = Bun.spawn([nodeBin, bundle], {
+    // Run from the bundle's own directory: nothing may come from the repository's node_modules.
+    cwd: work,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let output = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const reader = stream.getReader();
+    const decoder = new TextDecoder();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      output += decoder.decode(read.value, { stream: true });
+    }
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const listening = /"msg":"listening","port":(\d+),"runtime":"node (v\d+)/.exec(output);
+    if (listening) {
+      return { process: proc, url: `http://127.0.0.1:${listening[1]}`, output: () => output };
+    }
+    if (proc.exitCode !== null) break;
+    await Bun.sleep(50);
+  }
+  proc.kill("SIGKILL");
+  throw new Error(`the Node server did not start:\n${output}`);
+}
+
+beforeAll(async () => {
+  issuer = await startOidcIssuer();
+  work = await mkdtemp(join(tmpdir(), "flex-node-"));
+  const bundle = await buildNodeBundle();
+  const bunDb = await databaseEnv();
+  const nodeDb = await databaseEnv(join(work, "pgdata"));
+  node = await startNode(bundle, {
+    ...baseEnv(),
+    ...nodeDb,
+    MIGRATIONS_DIR: MIGRATIONS_FOLDER,
+    PORT: "0",
+    LOG_LEVEL: "info",
+  });
+  const env = parseApiEnv({ ...baseEnv(), ...bunDb, LOG_LEVEL: "info" });
+  const assembled = await assemble(env, { sink: (r) => bunLogs.push(r) });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: assembled.app.fetch });
+  bun = { ...assembled, server };
+}, 60_000);
+
+afterAll(async () => {
+  if (node) {
+    node.process.kill("SIGTERM");
+    const exited = await Promise.race([node.process.exited, Bun.sleep(5_000).then(() => null)]);
+    if (exited === null) node.process.kill("SIGKILL");
+  }
+  await bun?.server.stop(true);
+  await bun?.database.close();
+  for (const database of databases) await database.close();
+  await issuer?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+/** Keys whose values differ by construction between two databases or two requests. */
+const VOLATILE = new Set(["committed_at", "created_at", "request_id"]);
+
+/** The answer without ids and timestamps, so two runtimes can be compared byte for byte. */
+function normalise(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(UUID, "<uuid>");
+  if (Array.isArray(value)) return value.map(normalise);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => !VOLATILE.has(key))
+        .map(([key, v]) => [key, normalise(v)]),
+    );
+  }
+  return value;
+}
+
+type Answer = { status: number; contentType: string | null; wwwAuthenticate: string | null; body: unknown };
+
+async function ask(runtime: Runtime, path: string, init: RequestInit = {}): Promise<Answer> {
+  const response = await fetch(`${runtime.url}${path}`, init);
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: compare the text
+  }
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    wwwAuthenticate: response.headers.get("www-authenticate"),
+    body,
+  };
+}
+
+function runtimes(): Runtime[] {
+  return [
+    { name: "bun", url: `http://127.0.0.1:${bun.server.port}` },
+    { name: "node", url: node.url },
+  ];
+}
+
+/** Sends one request to both runtimes and asserts the answers match (ids and times aside). */
+async function same(
+  path: string | ((runtime: Runtime) => string),
+  init: (runtime: Runtime) => RequestInit = () => ({}),
+) {
+  const pathOf = typeof path === "string" ? () => path : path;
+  const [onBun, onNode] = await Promise.all(runtimes().map((r) => ask(r, pathOf(r), init(r))));
+  if (!onBun || !onNode) throw new Error("two runtimes expected");
+  const printed = `bun: ${JSON.stringify(onBun)}\nnode: ${JSON.stringify(onNode)}\nnode log:\n${node.output().slice(-2000)}`;
+  expect({ ...onNode, body: normalise(onNode.body) }, printed).toEqual({
+    ...onBun,
+    body: normalise(onBun.body),
+  });
+  return { onBun, onNode };
+}
+
+const bearer = (token: string, more: Record<string, string> = {}) => ({
+  headers: { authorization: `Bearer ${token}`, ...more },
+});
+const WINDOW = {
+  suggestion_id: "w-node-1",
+  period_start: "2026-07-02T11:00:00",
+  period_end: "2026-07-02T12:00:00+00:00",
+  reward_points_estimated: 25,
+};
+
+describe("the API under Node 20 (bun build --target=node, @hono/node-server)", () => {
+  test("runs on Node 20 or newer", () => {
+    const version = /"runtime":"node v(\d+)/.exec(node.output());
+    expect(Number(version?.[1]), node.output()).toBeGreaterThanOrEqual(20);
+  });
+
+  test("GET /health and /ready answer the same without a token", async () => {
+    const health = await same("/health");
+    expect(health.onNode.status).toBe(200);
+    expect(health.onNode.body).toEqual({ status: "ok" });
+    const ready = await same("/ready");
+    expect(ready.onNode.status, JSON.stringify(ready.onNode.body)).toBe(200);
+  });
+
+  test("a request without a token is the same 401 problem", async () => {
+    const { onNode } = await same("/api/commitments");
+    expect(onNode.status).toBe(401);
+    expect(onNode.contentType).toBe("application/problem+json");
+  });
+
+  test("a participant creates, lists and cancels the same way, over REST and tRPC", async () => {
+    const token = await issuer.mintParticipant("node-alice");
+    const json = { "content-type": "application/json" };
+    const created = await same("/api/commitments", () => ({
+      method: "POST",
+      body: JSON.stringify(WINDOW),
+      ...bearer(token, json),
+    }));
+    expect(created.onNode.status, JSON.stringify(created.onNode.body)).toBe(201);
+    expect(created.onNode.body).toMatchObject({
+      user_id: "node-alice",
+      period_start: "2026-07-02T11:00:00.000Z",
+    });
+
+    const again = await same("/api/commitments", () => ({
+      method: "POST",
+      body: JSON.stringify(WINDOW),
+      ...bearer(token, json),
+    }));
+    expect(again.onNode.status, JSON.stringify(again.onNode.body)).toBe(409);
+
+    const listed = await same("/api/commitments?limit=10", () => bearer(token));
+    expect(listed.onNode.status).toBe(200);
+    expect(listed.onNode.body).toMatchObject({ total: 1 });
+
+    const input = encodeURIComponent(JSON.stringify({ limit: 10 }));
+    const overTrpc = await same(`/trpc/commitments.list?input=${input}`, () => bearer(token));
+    expect(overTrpc.onNode.status).toBe(200);
+    expect(overTrpc.onNode.body).toMatchObject({ result: { data: { total: 1 } } });
+
+    // Each runtime cancels its own commitment (the ids differ between the two databases).
+    const ids: Record<string, string> = { bun: idIn(created.onBun.body), node: idIn(created.onNode.body) };
+    const cancel = (r: Runtime) => `/api/commitments/${ids[r.name]}`;
+    const cancelled = await same(cancel, () => ({ method: "DELETE", ...bearer(token) }));
+    expect(cancelled.onNode.status).toBe(204);
+    const twice = await same(cancel, () => ({ method: "DELETE", ...bearer(token) }));
+    expect(twice.onNode.status).toBe(409);
+  });
+
+  test("errors are the same problem documents (404 unknown id, 422 invalid body, 415, 404 route)", async () => {
+    const token = await issuer.mintParticipant("node-bob");
+    const unknown = await same("/api/commitments/6f1f6c36-3c1a-4d0e-9d2b-1b2f3c4d5e6f", () => ({
+      method: "DELETE",
+      ...bearer(token),
+    }));
+    expect(unknown.onNode.status).toBe(404);
+    expect(unknown.onNode.contentType).toBe("application/problem+json");
+
+    const invalid = await same("/api/commitments", () => ({
+      method: "POST",
+      body: JSON.stringify({ ...WINDOW, period_end: "2026-07-02T10:00:00Z" }),
+      ...bearer(token, { "content-type": "application/json" }),
+    }));
+    expect(invalid.onNode.status).toBe(422);
+    expect(JSON.stringify(invalid.onNode.body)).toContain("period_end");
+
+    const notJson = await same("/api/commitments", () => ({
+      method: "POST",
+      body: "suggestion_id=w1",
+      ...bearer(token, { "content-type": "application/x-www-form-urlencoded" }),
+    }));
+    expect(notJson.onNode.status).toBe(415);
+
+    const noRoute = await same("/api/nothing-here", () => bearer(token));
+    expect(noRoute.onNode.status).toBe(404);
+  });
+});
+
+function idIn(body: unknown): string {
+  const id = body && typeof body === "object" && "id" in body ? body.id : null;
+  if (typeof id !== "string") throw new Error(`no id in ${JSON.stringify(body)}`);
+  return id;
+}
