@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
+  coreConfigOf,
   createLogger,
   createMetrics,
   type Database,
@@ -50,11 +51,7 @@ export async function assemble(
     }),
     log,
     audit,
-    core: {
-      communityTimezone: env.COMMUNITY_TIMEZONE,
-      reminderLeadMinutes: env.REMINDER_LEAD_MINUTES,
-      pointsPerKwh: env.POINTS_PER_KWH,
-    },
+    core: coreConfigOf(env),
     jwtHeaderName: env.JWT_HEADER_NAME,
     docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
     docsAsset: serveSwaggerAsset,

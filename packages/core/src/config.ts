@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { CoreConfig } from "./context.ts";
 
 // Configuration shared by the API and the listener (PLATFORM §7). Parsed once per app at start-up
 // from an environment record handed in by the entry point; nothing else reads the environment.
@@ -69,6 +70,16 @@ export const PlatformEnv = z.object({
       .max(24 * 60),
   ),
   POINTS_PER_KWH: int(10).pipe(z.number().min(0)),
+  STREAK_BONUS_PCT: int(5).pipe(z.number().min(0)),
+  STREAK_BONUS_CAP_PCT: int(100).pipe(z.number().min(0)),
+  SETTLEMENT_DEADLINE_DAYS: int(7).pipe(z.number().min(1)),
+  SETTLEMENT_CONCURRENCY: int(64).pipe(z.number().min(1).max(1000)),
+  SEASON_LENGTH_MONTHS: int(3).pipe(z.number().min(1).max(120)),
+  SEASON_ANCHOR: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
+    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), "not a calendar date")
+    .default("2026-01-01"),
   OPA_URL: optionalUrl,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
@@ -81,6 +92,21 @@ function isTimeZone(tz: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The verbs' configuration out of the parsed environment (the API and the listener share it). */
+export function coreConfigOf(env: PlatformEnv): CoreConfig {
+  return {
+    communityTimezone: env.COMMUNITY_TIMEZONE,
+    reminderLeadMinutes: env.REMINDER_LEAD_MINUTES,
+    pointsPerKwh: env.POINTS_PER_KWH,
+    streakBonusPct: env.STREAK_BONUS_PCT,
+    streakBonusCapPct: env.STREAK_BONUS_CAP_PCT,
+    settlementDeadlineDays: env.SETTLEMENT_DEADLINE_DAYS,
+    settlementConcurrency: env.SETTLEMENT_CONCURRENCY,
+    seasonLengthMonths: env.SEASON_LENGTH_MONTHS,
+    seasonAnchor: env.SEASON_ANCHOR,
+  };
 }
 
 export function isDev(env: { CELINE_ENV: string }): boolean {

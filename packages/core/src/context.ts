@@ -32,12 +32,30 @@ export type CoreConfig = {
   communityTimezone: string;
   reminderLeadMinutes: number;
   pointsPerKwh: number;
+  /** Settlement bonus per prior consecutive fulfilled commitment, in percent (5 → +5 % each). */
+  streakBonusPct: number;
+  /** The streak bonus never exceeds this, in percent (100 → at most double points). */
+  streakBonusCapPct: number;
+  /** A commitment whose meter data is still missing this many days after its window closes as 0 points. */
+  settlementDeadlineDays: number;
+  /** Digital Twin calls a settlement run keeps in flight at most. */
+  settlementConcurrency: number;
+  /** Points seasons: this many calendar months each, counted from `seasonAnchor`. */
+  seasonLengthMonths: number;
+  /** `YYYY-MM-DD`, community-local midnight where season 0 starts. */
+  seasonAnchor: string;
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {
   communityTimezone: "Europe/Rome",
   reminderLeadMinutes: 30,
   pointsPerKwh: 10,
+  streakBonusPct: 5,
+  streakBonusCapPct: 100,
+  settlementDeadlineDays: 7,
+  settlementConcurrency: 64,
+  seasonLengthMonths: 3,
+  seasonAnchor: "2026-01-01",
 };
 
 export type Ctx = {
