@@ -53,6 +53,9 @@ export const commitments = pgTable(
     baselineDays: integer("baseline_days"),
     deliveredKwh: numeric("delivered_kwh"),
     settlementOutcome: text("settlement_outcome", { enum: SETTLEMENT_OUTCOMES }),
+    /** The terms an automatic settlement applied (points per kWh, streak bonus in percent), shown to the member. */
+    settlementPointsPerKwh: integer("settlement_points_per_kwh"),
+    settlementBonusPct: integer("settlement_bonus_pct"),
     createdAt: instant("created_at").notNull().defaultNow(),
   },
   (t) => [
@@ -81,6 +84,13 @@ export const commitments = pgTable(
     index("flexibility_commitments_live_window_idx")
       .on(t.periodStart, t.periodEnd)
       .where(sql`${t.status} = 'committed'`),
+    // Streaks and points read a member's settled rows in window order; the leaderboard a community's season.
+    index("flexibility_commitments_settled_user_idx")
+      .on(t.userId, t.periodStart)
+      .where(sql`${t.status} = 'settled'`),
+    index("flexibility_commitments_settled_community_idx")
+      .on(t.communityId, t.periodStart)
+      .where(sql`${t.status} = 'settled'`),
   ],
 );
 

@@ -1,0 +1,4 @@
+ALTER TABLE "flexibility_commitments" ADD COLUMN "settlement_points_per_kwh" integer;--> statement-breakpoint
+ALTER TABLE "flexibility_commitments" ADD COLUMN "settlement_bonus_pct" integer;--> statement-breakpoint
+CREATE INDEX "flexibility_commitments_settled_user_idx" ON "flexibility_commitments" USING btree ("user_id","period_start") WHERE "flexibility_commitments"."status" = 'settled';--> statement-breakpoint
+CREATE INDEX "flexibility_commitments_settled_community_idx" ON "flexibility_commitments" USING btree ("community_id","period_start") WHERE "flexibility_commitments"."status" = 'settled';
