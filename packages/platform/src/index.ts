@@ -1,1 +1,3 @@
+export * from "./create-platform.ts";
 export * from "./http-clients.ts";
+export * from "./mqtt-publisher.ts";
