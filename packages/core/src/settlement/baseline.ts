@@ -31,7 +31,7 @@ export type BaselineDay = Window & { date: LocalDate };
 export function baselineDaysOf(
   window: Window,
   clock: ZonedClock,
-  isBusy: (day: Window) => boolean,
+  isBusy: (day: BaselineDay) => boolean,
   rule: BaselineRule = BASELINE_RULE,
 ): BaselineDay[] {
   const from = clock.local(window.start);
