@@ -159,6 +159,16 @@ describe("MQTT publisher", () => {
     expect(metrics.value("upstream_requests_total", { upstream: "mqtt", outcome: "timeout" })).toBe(1);
   });
 
+  // aedes speaks MQTT 3.1.1 only; the real broker (CI's Mosquitto) also speaks 5.0.
+  test.skipIf(!process.env.TEST_MQTT_URL)("MQTT 5.0 publishes QoS 1 as well (real broker)", async () => {
+    const pub = publisher({ protocolVersion: 5 });
+    expect(await pub.waitConnected()).toBe(true);
+    const { messages } = await subscriber(broker.url, `${prefix}/v5`);
+    await pub.publish("v5", { v: 5 });
+    await until(() => messages.length === 1);
+    expect(messages[0]).toMatchObject({ payload: '{"v":5}', qos: 1, retain: false });
+  });
+
   test("password auth sends the configured username and password", async () => {
     const logins: { username?: string; password?: string }[] = [];
     const guarded = await startEmbeddedBroker({
