@@ -1,0 +1,64 @@
+// `bun run listener`: the pipeline-driven worker, configured from the environment.
+import { coreConfigOf, createLogger, createMetrics, insecureSettings } from "@celine/core";
+import { openDatabase } from "@celine/core/db";
+import { createPlatform, jwtExpiry } from "@celine/platform";
+import { parseListenerEnv } from "./env.ts";
+import { startListener } from "./listener.ts";
+
+let env: ReturnType<typeof parseListenerEnv>;
+try {
+  env = parseListenerEnv(process.env);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
+const problems = insecureSettings(env);
+if (problems.length > 0) {
+  console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  process.exit(1);
+}
+
+const log = createLogger({ level: env.LOG_LEVEL, fields: { service: "flexibility-listener" } });
+const metrics = createMetrics();
+const database = await openDatabase({ url: env.DATABASE_URL, schema: env.DB_SCHEMA });
+const platform = createPlatform({ env, log, metrics });
+
+const listener = await startListener({
+  database,
+  platform,
+  config: coreConfigOf(env),
+  log,
+  metrics,
+  broker: {
+    url: `${env.CELINE_MQTT_USE_TLS ? "mqtts" : "mqtt"}://${env.CELINE_MQTT_HOST}:${env.CELINE_MQTT_PORT}`,
+    clientId: env.LISTENER_CLIENT_ID,
+    protocolVersion: env.CELINE_MQTT_PROTOCOL_VERSION,
+    login:
+      env.CELINE_MQTT_AUTH === "jwt"
+        ? async () => {
+            // PLATFORM §6: a client-credentials token as username, the literal "jwt" as password.
+            const token = await platform.tokens.token(env.CELINE_MQTT_SCOPE);
+            return { username: token, password: "jwt", expiresAt: jwtExpiry(token) };
+          }
+        : async () => ({ username: env.CELINE_MQTT_USERNAME, password: env.CELINE_MQTT_PASSWORD }),
+    reconnect: { minMs: env.LISTENER_RECONNECT_MIN_MS, maxMs: env.LISTENER_RECONNECT_MAX_MS },
+  },
+  topicPrefix: env.CELINE_MQTT_TOPIC_PREFIX,
+  shareGroup: env.LISTENER_SHARE_GROUP,
+  flows: env.LISTENER_FLOWS,
+  http: { port: env.LISTENER_PORT },
+  drainTimeoutMs: env.LISTENER_DRAIN_TIMEOUT_MS,
+});
+
+let exiting = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, async () => {
+    if (exiting) return;
+    exiting = true;
+    log.info("stopping", { signal });
+    const { drained } = await listener.stop();
+    await platform.close();
+    await database.close();
+    process.exit(drained ? 0 : 1);
+  });
+}

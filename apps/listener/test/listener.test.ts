@@ -1,0 +1,247 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { broadcasts, commitments, createMetrics, type Metrics, processedRuns } from "@celine/core";
+import { testBrokerUrl } from "@celine/fakes";
+import { eq, sql } from "drizzle-orm";
+import type { Listener } from "../src/listener.ts";
+import {
+  community,
+  completed,
+  createWorld,
+  forecastRows,
+  ingests,
+  membersOf,
+  publishRuns,
+  startWorldListener,
+  type World,
+  waitFor,
+} from "./fixtures.ts";
+
+// The listener end to end: pipeline events published on a real broker (CI's Mosquitto, or the
+// embedded one), handled by the real verbs over a fresh database, nudges observed at the fake.
+
+const NOW = new Date("2026-07-02T06:20:00Z");
+const FORECAST = forecastRows(new Date("2026-07-02T07:00:00Z"), [0.3, 0.8, "1.5", 2, 0.2]);
+const MESSAGES = "flexibility_listener_messages_total";
+
+let world: World;
+let broker: { url: string; close(): Promise<void> };
+let listener: Listener;
+let metrics: Metrics;
+
+beforeAll(async () => {
+  world = await createWorld();
+  broker = await testBrokerUrl();
+  metrics = createMetrics();
+  listener = await startWorldListener(world, broker.url, { metrics, now: () => NOW });
+  await waitFor("the listener to subscribe", () => listener.broker.ready(), Boolean);
+}, 60_000);
+afterAll(async () => {
+  await listener?.stop();
+  await broker?.close();
+  await world?.close();
+});
+beforeEach(() => {
+  world.dt.reset();
+  world.nudging.reset();
+  world.nudging.clearEvents();
+  world.nudging.clearCalls();
+  world.registry.seed([
+    community("rec-a", membersOf("rec-a", 4)),
+    community("rec-b", membersOf("rec-b", 3, 3)),
+  ]);
+  world.dt.setForecast("rec-a", FORECAST);
+  world.dt.setForecast("rec-b", FORECAST);
+});
+
+const count = (outcome: string, handler?: string) =>
+  metrics.value(MESSAGES, handler ? { outcome, handler } : { outcome });
+const publish = (...events: (Record<string, unknown> | string)[]) =>
+  publishRuns(broker.url, world.prefix, events);
+
+describe("happy", () => {
+  test("a completed rec-forecasting-flow run announces each community's opportunity to its members", async () => {
+    await world.database.db.execute(sql`delete from ${broadcasts}`);
+    await publish(completed("rec-forecasting-flow"));
+    const got = await waitFor(
+      "opportunity nudges",
+      () => world.nudging.received(),
+      (r) => r.length >= 6,
+    );
+    expect(got.map((n) => n.event.user_id).sort()).toEqual(
+      ["rec-a-u0", "rec-a-u1", "rec-a-u2", "rec-a-u3", "rec-b-u0", "rec-b-u1"].sort(),
+    );
+    expect(got[0]?.event.facts).toMatchObject({
+      window_start: "10:00",
+      window_end: "13:00",
+      reward_points: "43",
+    });
+  });
+
+  test("a meter tick (meters-flow and rec-metering-flow) sends the reminder of a commitment whose window is open", async () => {
+    const open = {
+      periodStart: new Date("2026-07-02T06:00:00Z"),
+      periodEnd: new Date("2026-07-02T08:00:00Z"),
+    };
+    const [first, second] = await world.database.db
+      .insert(commitments)
+      .values([
+        { userId: "rec-a-u0", suggestionId: "w-1", communityId: "rec-a", rewardPointsEstimated: 12, ...open },
+        { userId: "rec-a-u1", suggestionId: "w-2", communityId: "rec-a", rewardPointsEstimated: 7, ...open },
+      ])
+      .returning();
+    await world.database.db
+      .update(commitments)
+      .set({ remindedAt: NOW })
+      .where(eq(commitments.id, second?.id ?? ""));
+
+    await publish(completed("meters-flow"));
+    const reminders = await waitFor(
+      "one reminder",
+      () => ingests(world.nudging, "flexibility_reminder"),
+      (calls) => calls.length >= 1,
+    );
+    expect(reminders.map((c) => (c.body as { user_id: string }).user_id)).toEqual(["rec-a-u0"]);
+    const [row] = await world.database.db
+      .select()
+      .from(commitments)
+      .where(eq(commitments.id, first?.id ?? ""));
+    expect(row?.remindedAt).not.toBeNull();
+
+    // The platform's own metering flow is a meter tick too; nothing is left to remind.
+    await world.database.db
+      .update(commitments)
+      .set({ remindedAt: null })
+      .where(eq(commitments.id, second?.id ?? ""));
+    await publish(completed("rec-metering-flow"));
+    await waitFor(
+      "the second reminder",
+      () => ingests(world.nudging, "flexibility_reminder"),
+      (calls) => calls.length >= 2,
+    );
+    await waitFor(
+      "both ticks counted",
+      () => count("handled", "meter-tick"),
+      (n) => n >= 2,
+    );
+  });
+
+  test("a completed rec-flexibility-flow run runs settlement", async () => {
+    const before = count("handled", "settlement");
+    await publish(completed("rec-flexibility-flow"));
+    await waitFor(
+      "settlement handled",
+      () => count("handled", "settlement"),
+      (n) => n === before + 1,
+    );
+  });
+});
+
+describe("ignored events", () => {
+  test("malformed, started, failed and unknown-flow events are counted and ignored; the next event still works", async () => {
+    const base = {
+      malformed: count("malformed"),
+      not_completed: count("not_completed"),
+      unhandled_flow: count("unhandled_flow"),
+    };
+    const started = completed("rec-forecasting-flow");
+    await publish(
+      "{not json",
+      JSON.stringify([1, 2]),
+      { flow: "rec-forecasting-flow", status: "completed" }, // no run_id
+      { ...started, status: "started" },
+      { ...started, status: "failed", error: "boom" },
+      completed("some-other-flow"),
+      completed("meters-flow"),
+    );
+    await waitFor(
+      "every event counted",
+      () => [count("malformed"), count("not_completed"), count("unhandled_flow")],
+      ([m, n, u]) =>
+        m === base.malformed + 3 && n === base.not_completed + 2 && u === base.unhandled_flow + 1,
+    );
+    expect(ingests(world.nudging, "flexibility_opportunity")).toHaveLength(0);
+    // The subscription is alive: a valid event after the junk is handled.
+    const handledTicks = count("handled", "meter-tick");
+    await publish(completed("meters-flow"));
+    await waitFor(
+      "a later tick",
+      () => count("handled", "meter-tick"),
+      (n) => n >= handledTicks + 1,
+    );
+    expect(listener.broker.ready()).toBe(true);
+  });
+});
+
+describe("idempotence", () => {
+  test("a redelivered run_id has no second effect", async () => {
+    await world.database.db.execute(sql`delete from ${broadcasts}`);
+    const run = completed("rec-forecasting-flow", `dup-${crypto.randomUUID()}`);
+    await publish(run);
+    await waitFor(
+      "first delivery",
+      () => world.nudging.received().length,
+      (n) => n >= 6,
+    );
+    // Without the run record, a second handling would announce again: forget the broadcasts and
+    // the tool's own dedup so that only the per-run record can stop it.
+    await world.database.db.execute(sql`delete from ${broadcasts}`);
+    world.nudging.clearEvents();
+    const duplicates = count("duplicate", "opportunities");
+    await publish(run);
+    await waitFor(
+      "the redelivery",
+      () => count("duplicate", "opportunities"),
+      (n) => n === duplicates + 1,
+    );
+    await Bun.sleep(300);
+    expect(ingests(world.nudging, "flexibility_opportunity")).toHaveLength(6);
+    const recorded = await world.database.db
+      .select()
+      .from(processedRuns)
+      .where(eq(processedRuns.runId, String(run.run_id)));
+    expect(recorded.map((r) => r.flow)).toEqual(["rec-forecasting-flow"]);
+  });
+
+  test("a run whose handling failed is not recorded, and its redelivery is handled", async () => {
+    await world.database.db.execute(sql`delete from ${broadcasts}`);
+    const run = completed("rec-forecasting-flow", `retry-${crypto.randomUUID()}`);
+    world.dt.failNext(503, Number.POSITIVE_INFINITY, { path: /rec_forecast$/ });
+    const failed = count("failed", "opportunities");
+    await publish(run);
+    await waitFor(
+      "the failure",
+      () => count("failed", "opportunities"),
+      (n) => n === failed + 1,
+    );
+    expect(
+      await world.database.db
+        .select()
+        .from(processedRuns)
+        .where(eq(processedRuns.runId, String(run.run_id))),
+    ).toEqual([]);
+
+    world.dt.reset();
+    await publish(run);
+    await waitFor(
+      "the retried broadcast",
+      () => world.nudging.received().length,
+      (n) => n >= 6,
+    );
+    expect(listener.broker.ready()).toBe(true);
+  });
+});
+
+describe("probes", () => {
+  test("/health, /ready and /metrics answer on the listener's port", async () => {
+    const base = `http://127.0.0.1:${listener.port}`;
+    const health = await fetch(`${base}/health`);
+    expect(health.status, await health.clone().text()).toBe(200);
+    const ready = await fetch(`${base}/ready`);
+    const body = await ready.text();
+    expect(ready.status, body).toBe(200);
+    expect(JSON.parse(body)).toEqual({ status: "ready", checks: { broker: "ok", database: "ok" } });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain("# TYPE flexibility_listener_messages_total counter");
+    expect(text).toContain("flexibility_listener_broker_connects_total");
+  });
+});
