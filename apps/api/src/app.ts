@@ -10,6 +10,7 @@ import { problem } from "./lib/problem.ts";
 import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter } from "./routes/openapi.ts";
+import { suggestions } from "./routes/suggestions/index.ts";
 import { appRouter } from "./trpc/router.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  const routes = app.route("/", healthRoutes(deps)).route("/", commitments);
+  const routes = app.route("/", healthRoutes(deps)).route("/", commitments).route("/", suggestions);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -16,8 +16,12 @@ export type Harness = Awaited<ReturnType<typeof createHarness>>;
  * The real app over a fresh database (PostgreSQL in CI, PGlite otherwise), the real policy, and
  * real JWT crypto from the contract OIDC issuer. Logs are captured, not printed.
  */
-export async function createHarness(overrides: Partial<AppDeps> = {}) {
+export async function createHarness(
+  overrides: Partial<AppDeps> | ((issuer: OidcIssuer) => Partial<AppDeps> | Promise<Partial<AppDeps>>) = {},
+) {
   const issuer: OidcIssuer = await startOidcIssuer();
+  // A function override sees the issuer first: platform adapters and fakes need its URL and keys.
+  const extra = typeof overrides === "function" ? await overrides(issuer) : overrides;
   const database: Database = await createTestDatabase();
   const policy = await loadPolicy({ dir: POLICY_DIR });
   if (!policy.loaded) throw new Error(policy.detail);
@@ -39,7 +43,7 @@ export async function createHarness(overrides: Partial<AppDeps> = {}) {
     jwtHeaderName: "x-auth-request-access-token",
     docs: true,
     metrics: createMetrics(),
-    ...overrides,
+    ...extra,
   };
   const app = createApp(deps);
 

@@ -1,0 +1,21 @@
+import {
+  listSuggestions,
+  RespondInput,
+  RespondOut,
+  respondToSuggestion,
+  SuggestionIdParam,
+  SuggestionList,
+} from "@celine/core";
+import { z } from "zod";
+import { procedure, router } from "./init.ts";
+
+export const suggestionsRouter = router({
+  list: procedure
+    .input(z.void())
+    .output(SuggestionList)
+    .query(({ ctx }) => listSuggestions({ ctx: ctx.verb })),
+  respond: procedure
+    .input(SuggestionIdParam.extend(RespondInput.shape))
+    .output(RespondOut)
+    .mutation(({ ctx, input }) => respondToSuggestion({ ctx: ctx.verb, input })),
+});
