@@ -41,6 +41,8 @@ export function problem(
     ...extra,
   };
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  // A bare Response skips the headers middleware set on the context: carry the request id by hand.
+  if (body.request_id) headers["x-request-id"] = body.request_id;
   if (status === 401) headers["www-authenticate"] = 'Bearer realm="celine"';
   return new Response(JSON.stringify(body), { status, headers });
 }

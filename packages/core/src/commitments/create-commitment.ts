@@ -19,10 +19,14 @@ export async function createCommitment({
   input: CreateCommitmentInput;
 }): Promise<CommitmentOut> {
   const { actor } = ctx;
-  const named = typeof input === "object" && input !== null ? input.user_id : undefined;
-  const owner = actor.kind === "participant" ? actor.id : named;
-  await authorize(ctx, "write", { type: "commitment", ownerId: owner });
+  const named = typeof input === "object" && input !== null ? (input.user_id ?? undefined) : undefined;
+  await authorize(ctx, "write", {
+    type: "commitment",
+    ownerId: actor.kind === "participant" ? actor.id : named,
+  });
   const data = parseInput(CreateCommitmentInput, input);
+  // The parsed (trimmed) id, not the raw one, is what gets stored.
+  const owner = actor.kind === "participant" ? actor.id : data.user_id;
   if (!owner) {
     throw new ValidationError("user_id: required when a service creates a commitment", [
       { path: "user_id", message: "required when a service creates a commitment" },

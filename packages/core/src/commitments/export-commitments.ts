@@ -4,6 +4,7 @@ import type { Ctx } from "../context.ts";
 import { commitments as c } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { ExportQuery } from "../schemas/commitments.ts";
+import { parseInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
 
 export type ExportFormat = "json" | "ndjson";
@@ -51,8 +52,10 @@ export async function exportCommitments({
   }
 
   const separator = format === "json" ? "," : "\n";
+  // The first chunk is yielded only after the first query answered, so a transport that awaits it
+  // before sending headers can still turn a failing database into a 500.
   async function* body(): AsyncGenerator<string> {
-    if (format === "json") yield "[";
+    const open = format === "json" ? "[" : "";
     let from = start;
     let first = true;
     for (;;) {
@@ -77,12 +80,12 @@ export async function exportCommitments({
             .as("page"),
         );
       if (!batch?.text || !batch.last) break;
-      yield first ? batch.text : separator + batch.text;
+      yield (first ? open : separator) + batch.text;
       first = false;
       if (batch.n < BATCH) break;
       from = parseKey(batch.last);
     }
-    if (format === "json") yield "]";
+    if (format === "json") yield first ? "[]" : "]";
     else if (!first) yield "\n";
   }
   return { body: body(), nextCursor };
@@ -114,7 +117,12 @@ function encodeCursor(key: string): string {
 function decodeCursor(cursor: string): Key {
   try {
     const key = parseKey(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")));
-    if (!/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(key.at) || !/^[0-9a-f-]{36}$/i.test(key.id))
+    // Both halves are cast in SQL (::timestamptz, ::uuid): anything a cast could refuse is a 422 here.
+    if (
+      !/^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?Z$/.test(key.at) ||
+      parseInstant(key.at) === null ||
+      !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(key.id)
+    )
       throw new Error("shape");
     return key;
   } catch {

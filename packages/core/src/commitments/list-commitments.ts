@@ -17,9 +17,12 @@ export async function listCommitments({
 }): Promise<CommitmentList> {
   const { actor } = ctx;
   const named = typeof input === "object" && input !== null ? input.user_id : undefined;
-  const owner = actor.kind === "participant" ? actor.id : named;
-  await authorize(ctx, "read", { type: "commitment", ownerId: owner });
+  await authorize(ctx, "read", {
+    type: "commitment",
+    ownerId: actor.kind === "participant" ? actor.id : named,
+  });
   const query = parseInput(ListCommitmentsQuery, input);
+  const owner = actor.kind === "participant" ? actor.id : query.user_id;
   if (!owner) {
     throw new ValidationError("user_id: required when a service lists commitments", [
       { path: "user_id", message: "required when a service lists commitments" },

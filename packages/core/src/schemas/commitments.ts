@@ -8,7 +8,13 @@ export const CommitmentStatus = z
 export const SettlementOutcome = z.enum(SETTLEMENT_OUTCOMES);
 export const SuggestionType = z.literal("shift-consumption");
 
-const Id = z.string().trim().min(1).max(200);
+// PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the database (500).
+const Id = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
 
 export const CommitmentOut = z
   .object({
@@ -46,7 +52,7 @@ export type CommitmentList = z.infer<typeof CommitmentList>;
 
 export const CreateCommitmentInput = z
   .object({
-    user_id: Id.optional().meta({
+    user_id: Id.nullish().meta({
       description: "Required for services; ignored for participants (they create for themselves)",
     }),
     suggestion_id: Id,

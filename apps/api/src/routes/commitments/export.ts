@@ -1,4 +1,4 @@
-import { CommitmentOut, ExportQuery, exportCommitments } from "@celine/core";
+import { CommitmentOut, ExportQuery, exportCommitments, type Logger } from "@celine/core";
 import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../lib/app-env.ts";
 import { problemResponses } from "../../lib/problem.ts";
@@ -43,18 +43,29 @@ export const handler: RouteHandler<typeof route, AppEnv> = async (c) => {
     headers.set("x-next-cursor", nextCursor);
     headers.set("link", `<${next.pathname}${next.search}>; rel="next"`);
   }
-  return new Response(streamOf(body), { status: 200, headers }) as never;
+  return new Response(await streamOf(body, c.var.log), { status: 200, headers }) as never;
 };
 
-/** A pull-based byte stream over the verb's chunks; a client that goes away stops the query loop. */
-function streamOf(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
+/**
+ * A pull-based byte stream over the verb's chunks; a client that goes away stops the query loop.
+ * The first chunk is awaited before the answer starts, so a failure there is still a 500 problem;
+ * a later one can only cut the stream short (and is logged).
+ */
+async function streamOf(chunks: AsyncIterable<string>, log: Logger): Promise<ReadableStream<Uint8Array>> {
   const iterator = chunks[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
+  let head: IteratorResult<string> | null = await iterator.next();
   return new ReadableStream({
     async pull(controller) {
-      const next = await iterator.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
+      try {
+        const next = head ?? (await iterator.next());
+        head = null;
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      } catch (error) {
+        log.error("export stream failed", { error });
+        controller.error(error);
+      }
     },
     async cancel() {
       await iterator.return?.();

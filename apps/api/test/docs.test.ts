@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expectProblem, HOOK_TIMEOUT } from "./fixtures.ts";
+import { createHarness, type Harness, type Json } from "./harness.ts";
+
+// /openapi.json and /docs: present when docs are on (CELINE_ENV=dev or CELINE_PUBLIC_DOCS=true),
+// 404 otherwise. The document is what generated clients are built from (PLATFORM §1).
+
+/** Every operation the document must describe, and the error statuses each must document. */
+const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
+  ["post", "/api/commitments", [201, 401, 403, 409, 413, 415, 422]],
+  ["get", "/api/commitments", [200, 401, 403, 422]],
+  ["delete", "/api/commitments/{id}", [204, 401, 403, 404, 409, 422]],
+  ["get", "/api/commitments/pending", [200, 401, 403, 422]],
+  ["patch", "/api/commitments/{id}/settle", [200, 401, 403, 404, 409, 413, 415, 422]],
+  ["get", "/api/commitments/export", [200, 401, 403, 422]],
+  ["get", "/health", [200]],
+  ["get", "/ready", [200, 503]],
+];
+
+let on: Harness;
+let off: Harness;
+let doc: Json;
+/** Names the docs-asset reader was asked for (the file-system boundary). */
+const assetsAsked: string[] = [];
+beforeAll(async () => {
+  on = await createHarness({
+    docsAsset: async (name) => {
+      assetsAsked.push(name);
+      return name === "swagger-ui.css"
+        ? new Response("/* css */", { headers: { "content-type": "text/css" } })
+        : null;
+    },
+  });
+  off = await createHarness({ docs: false });
+  doc = (await on.call("GET", "/openapi.json")).json;
+}, HOOK_TIMEOUT);
+afterAll(async () => {
+  await Promise.all([on.close(), off.close()]);
+});
+
+describe("happy", () => {
+  test("/openapi.json is an OpenAPI 3.1 document", async () => {
+    const res = await on.call("GET", "/openapi.json");
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.openapi).toBe("3.1.0");
+    expect(res.json.info.title).toBeTruthy();
+  });
+
+  test.each(OPERATIONS)("%s %s documents every response it can give", (method, path, statuses) => {
+    const operation = doc.paths?.[path]?.[method];
+    expect(operation, `${method} ${path} missing from the document`).toBeDefined();
+    expect(Object.keys(operation.responses).map(Number).sort()).toEqual(expect.arrayContaining(statuses));
+    for (const [status, response] of Object.entries<Json>(operation.responses)) {
+      expect(response.description, `${status} has no description`).toBeTruthy();
+      // Errors are problem documents; /ready's 503 is the readiness report itself.
+      if (Number(status) >= 400 && path !== "/ready") {
+        expect(Object.keys(response.content)).toEqual(["application/problem+json"]);
+      }
+    }
+  });
+
+  test("the security schemes are declared: bearer JWT and the proxy header", () => {
+    const schemes = doc.components.securitySchemes;
+    expect(schemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+    expect(schemes.proxyToken).toMatchObject({
+      type: "apiKey",
+      in: "header",
+      name: "x-auth-request-access-token",
+    });
+  });
+
+  test("every /api operation requires one of the schemes; /health and /ready require none", () => {
+    for (const [method, path] of OPERATIONS) {
+      const security = doc.paths[path][method].security;
+      if (path.startsWith("/api/"))
+        expect(security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { proxyToken: [] }]);
+      else expect(security ?? [], `${method} ${path}`).toEqual([]);
+    }
+  });
+
+  test("the wire schemas keep the PLATFORM §1 enum values", () => {
+    const out = doc.components.schemas.CommitmentOut;
+    expect(out.properties.status.enum).toEqual(["committed", "settled", "rejected", "cancelled"]);
+    expect(doc.components.schemas.CommitmentList.required).toEqual(
+      expect.arrayContaining(["items", "total"]),
+    );
+  });
+
+  test("/docs renders from our own assets only (no internet needed)", async () => {
+    const res = await on.call("GET", "/docs");
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const sources = [...res.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources) expect(source, "an external asset").toMatch(/^\/docs\/assets\//);
+    const init = await on.call("GET", "/docs/assets/docs-init.js");
+    expect(init.status).toBe(200);
+    expect(init.text).toContain("/openapi.json");
+    const css = await on.call("GET", "/docs/assets/swagger-ui.css");
+    expect(css.status).toBe(200);
+  });
+});
+
+describe("errors", () => {
+  test.each(["/openapi.json", "/docs", "/docs/assets/docs-init.js"])(
+    "docs off → %s is a 404 problem",
+    async (path) => {
+      expectProblem(await off.call("GET", path), 404);
+    },
+  );
+
+  test("an unknown docs asset → 404", async () => {
+    expect((await on.call("GET", "/docs/assets/nope.js")).status).toBe(404);
+  });
+
+  test("docs off: the API itself still answers", async () => {
+    expect((await off.call("GET", "/health")).status).toBe(200);
+  });
+});
+
+describe("security", () => {
+  test("the documents need no token", async () => {
+    expect((await on.call("GET", "/openapi.json")).status).toBe(200);
+    expect((await on.call("GET", "/docs")).status).toBe(200);
+  });
+
+  test.each(["..%2F..%2Fpackage.json", "%2E%2E", "..", "a%2Fb.js", "%2Fetc%2Fpasswd"])(
+    "asset names cannot walk the file system (%s)",
+    async (name) => {
+      assetsAsked.length = 0;
+      const res = await on.call("GET", `/docs/assets/${name}`);
+      expect(res.status).toBe(404);
+      for (const asked of assetsAsked) expect(asked).toMatch(/^[\w.-]+$/);
+      for (const asked of assetsAsked) expect(asked).not.toMatch(/^\.\.?$/);
+    },
+  );
+});

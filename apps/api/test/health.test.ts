@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HOOK_TIMEOUT } from "./fixtures.ts";
+import { createHarness, type Harness } from "./harness.ts";
+
+// GET /health (liveness) and GET /ready (database reachable, policy loaded): no token on either.
+
+const unreachable = {
+  db: new Proxy(
+    {},
+    {
+      get() {
+        throw new Error("unreachable");
+      },
+    },
+  ) as Harness["deps"]["database"]["db"],
+  ping: () => Promise.reject(new Error("connection refused")),
+};
+
+let h: Harness;
+let down: Harness;
+let unloaded: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  down = await createHarness({ database: unreachable });
+  unloaded = await createHarness({
+    policy: { loaded: false, detail: "policy bundle did not load: no .rego files in /nowhere" },
+  });
+}, HOOK_TIMEOUT);
+afterAll(async () => {
+  await Promise.all([h.close(), down.close(), unloaded.close()]);
+});
+
+describe("happy", () => {
+  test("GET /health → 200 {status: ok}", async () => {
+    const res = await h.call("GET", "/health");
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toEqual({ status: "ok" });
+    expect(res.headers.get("content-type")).toContain("application/json");
+  });
+
+  test("GET /ready → 200 with both checks ok", async () => {
+    const res = await h.call("GET", "/ready");
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.status).toBe("ok");
+    expect(res.json.checks.database.ok).toBe(true);
+    expect(res.json.checks.policy.ok).toBe(true);
+    expect(typeof res.json.checks.policy.detail).toBe("string");
+  });
+
+  test("every answer carries a request id", async () => {
+    const res = await h.call("GET", "/health");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+});
+
+describe("errors", () => {
+  test("database unreachable → /ready 503 naming the database check; /health still 200", async () => {
+    const ready = await down.call("GET", "/ready");
+    expect(ready.status, ready.text).toBe(503);
+    expect(ready.json.status).toBe("unavailable");
+    expect(ready.json.checks.database).toEqual({ ok: false, detail: "connection refused" });
+    expect(ready.json.checks.policy.ok).toBe(true);
+    const health = await down.call("GET", "/health");
+    expect(health.status, health.text).toBe(200);
+  });
+
+  test("policy not loaded → /ready 503 naming the policy check", async () => {
+    const ready = await unloaded.call("GET", "/ready");
+    expect(ready.status, ready.text).toBe(503);
+    expect(ready.json.checks.policy.ok).toBe(false);
+    expect(ready.json.checks.policy.detail).toContain("did not load");
+    expect(ready.json.checks.database.ok).toBe(true);
+  });
+});
+
+describe("security", () => {
+  test.each(["/health", "/ready"])("%s needs no token and ignores a forged one", async (path) => {
+    const before = h.audits().length;
+    expect((await h.call("GET", path)).status).toBe(200);
+    const forged = await h.issuer.mintForged("alg-none");
+    expect((await h.call("GET", path, { token: forged })).status).toBe(200);
+    expect(h.audits()).toHaveLength(before);
+  });
+
+  test("/health is not a door into /api: the same token-less caller is refused there", async () => {
+    expect((await h.call("GET", "/api/commitments")).status).toBe(401);
+  });
+});
