@@ -24,7 +24,13 @@ export type Server = { app: ReturnType<typeof createApp>; database: Database; pr
 
 export async function assemble(
   env: ApiEnv,
-  opts: { sink?: LogSink; dataDir?: string; migrations?: string } = {},
+  opts: {
+    sink?: LogSink;
+    dataDir?: string;
+    migrations?: string;
+    /** The domain clock (`bun run dev` passes its simulated one); real time by default. */
+    now?: () => Date;
+  } = {},
 ): Promise<Server> {
   const log = createLogger({ level: env.LOG_LEVEL, sink: opts.sink, fields: { service: "flexibility-api" } });
   const audit = createLogger({ level: "info", sink: opts.sink, fields: { logger: "audit" } });
@@ -56,6 +62,7 @@ export async function assemble(
     docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
     docsAsset: serveSwaggerAsset,
     metrics: createMetrics(),
+    now: opts.now,
   });
   return { app, database, problems };
 }
