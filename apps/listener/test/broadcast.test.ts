@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { broadcastOpportunities, broadcasts, outbox, parseInstant, relayOutboxOnce } from "@celine/core";
 import { sql } from "drizzle-orm";
 import { community, createWorld, forecastRows, ingests, membersOf, type World } from "./fixtures.ts";
+
+// Starting servers and databases on a busy 2-core machine takes seconds; never let one hang CI.
+setDefaultTimeout(30_000);
 
 // The opportunity broadcast verb against the contract fakes, through the real platform adapters,
 // the outbox and the relay.
@@ -16,7 +19,7 @@ const FORECAST = forecastRows(FROM, [0.3, 0.8, "1.5", 2, 0.2, 1, 1]);
 
 beforeAll(async () => {
   world = await createWorld();
-}, 60_000);
+});
 afterAll(async () => {
   await world?.close();
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { broadcasts, commitments, createMetrics, type Metrics, processedRuns } from "@celine/core";
 import { testBrokerUrl } from "@celine/fakes";
 import { eq, sql } from "drizzle-orm";
@@ -15,6 +15,9 @@ import {
   type World,
   waitFor,
 } from "./fixtures.ts";
+
+// Starting servers and databases on a busy 2-core machine takes seconds; never let one hang CI.
+setDefaultTimeout(30_000);
 
 // The listener end to end: pipeline events published on a real broker (CI's Mosquitto, or the
 // embedded one), handled by the real verbs over a fresh database, nudges observed at the fake.
@@ -34,7 +37,7 @@ beforeAll(async () => {
   metrics = createMetrics();
   listener = await startWorldListener(world, broker.url, { metrics, now: () => NOW });
   await waitFor("the listener to subscribe", () => listener.broker.ready(), Boolean);
-}, 60_000);
+});
 afterAll(async () => {
   await listener?.stop();
   await broker?.close();
