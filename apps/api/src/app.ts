@@ -11,6 +11,7 @@ import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter } from "./routes/openapi.ts";
 import { suggestions } from "./routes/suggestions/index.ts";
+import { points } from "./routes/points/index.ts";
 import { appRouter } from "./trpc/router.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -75,7 +76,11 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  const routes = app.route("/", healthRoutes(deps)).route("/", commitments).route("/", suggestions);
+  const routes = app
+    .route("/", healthRoutes(deps))
+    .route("/", commitments)
+    .route("/", suggestions)
+    .route("/", points);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,9 +1,11 @@
 import { commitmentsRouter } from "./commitments.ts";
 import { router } from "./init.ts";
+import { pointsRouter } from "./points.ts";
 import { suggestionsRouter } from "./suggestions.ts";
 
 export const appRouter = router({
   commitments: commitmentsRouter,
+  points: pointsRouter,
   suggestions: suggestionsRouter,
 });
 

@@ -1,0 +1,18 @@
+import {
+  getLeaderboard,
+  getMyPoints,
+  Leaderboard,
+  MyPoints,
+  PointsPreferences,
+  setPointsPreferences,
+} from "@celine/core";
+import { procedure, router } from "./init.ts";
+
+export const pointsRouter = router({
+  me: procedure.output(MyPoints).query(({ ctx }) => getMyPoints({ ctx: ctx.verb })),
+  leaderboard: procedure.output(Leaderboard).query(({ ctx }) => getLeaderboard({ ctx: ctx.verb })),
+  setPreferences: procedure
+    .input(PointsPreferences)
+    .output(PointsPreferences)
+    .mutation(({ ctx, input }) => setPointsPreferences({ ctx: ctx.verb, input })),
+});
