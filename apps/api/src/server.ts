@@ -10,8 +10,12 @@ import {
   isDev,
   jwksUriOf,
   type LogSink,
+  type OutboxRelay,
+  type Platform,
+  startOutboxRelay,
 } from "@celine/core";
 import { openDatabase } from "@celine/core/db";
+import { createPlatform } from "@celine/platform";
 import { createApp } from "./app.ts";
 import type { ApiEnv } from "./env.ts";
 import { createTokenVerifier } from "./lib/identity.ts";
@@ -20,7 +24,13 @@ import { loadPolicy } from "./lib/policy.ts";
 // Assembles the app from configuration: the part shared by the Bun and Node entry points.
 // Runtime-specific pieces (files for policies and docs assets, the database driver) live here.
 
-export type Server = { app: ReturnType<typeof createApp>; database: Database; problems: string[] };
+export type Server = {
+  app: ReturnType<typeof createApp>;
+  database: Database;
+  problems: string[];
+  /** Stops what assemble started (the outbox relay, an own broker connection), then closes the database. */
+  close(): Promise<void>;
+};
 
 export async function assemble(
   env: ApiEnv,
@@ -30,6 +40,13 @@ export async function assemble(
     migrations?: string;
     /** The domain clock (`bun run dev` passes its simulated one); real time by default. */
     now?: () => Date;
+    /**
+     * Adapters to the Digital Twin, nudging tool, registry and broker. Absent → built from `env`
+     * (with a broker connection only when this process runs the relay).
+     */
+    platform?: Platform;
+    /** Run the outbox relay in this process (the API entry points do; the listener runs one too). */
+    relay?: boolean;
   } = {},
 ): Promise<Server> {
   const log = createLogger({ level: env.LOG_LEVEL, sink: opts.sink, fields: { service: "flexibility-api" } });
@@ -45,6 +62,9 @@ export async function assemble(
     // A bundle (node.ts) cannot find drizzle/ relative to its own source file: it says where.
     migrations: opts.migrations,
   });
+  const metrics = createMetrics();
+  const owned = opts.platform ? null : createPlatform({ env, log, metrics, mqtt: opts.relay === true });
+  const platform = opts.platform ?? owned ?? undefined;
   const app = createApp({
     database,
     authorizer: policy.authorizer,
@@ -61,10 +81,24 @@ export async function assemble(
     jwtHeaderName: env.JWT_HEADER_NAME,
     docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
     docsAsset: serveSwaggerAsset,
-    metrics: createMetrics(),
+    metrics,
     now: opts.now,
+    platform,
   });
-  return { app, database, problems };
+  let relay: OutboxRelay | null = null;
+  if (opts.relay && platform && problems.length === 0) {
+    relay = await startOutboxRelay({ database, platform, log, metrics, now: opts.now });
+  }
+  return {
+    app,
+    database,
+    problems,
+    async close() {
+      await relay?.stop();
+      await owned?.close();
+      await database.close();
+    },
+  };
 }
 
 const swaggerDir = (() => {

@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { type Answer, connectDev, connectPipelines, DemoError, type DevClient } from "./demo-client.ts";
 import type { LoggedNudge } from "./nudge-log.ts";
+import { wallClock } from "./zoned-time.ts";
 
 export type DemoOptions = {
   /** The dev stack, e.g. http://127.0.0.1:8017. */
@@ -71,6 +72,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     cursor: 0,
   };
   const memberToken = (sub: string) => client.token("member", sub);
+  const tz = client.info.time_zone;
 
   const steps: Array<{ title: string; run: () => Promise<string[]> }> = [
     {
@@ -307,7 +309,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         };
         const last = p.recent_settlements[0];
         return [
-          `total ${p.total_points} points, level ${p.level} (next at ${p.next_level_at}); season ${p.season.start.slice(0, 10)} → ${p.season.end.slice(0, 10)}: ${p.season.points}`,
+          `total ${p.total_points} points, level ${p.level} (next at ${p.next_level_at}); this season (${localDate(p.season.start, tz)} → ${localDate(p.season.end, tz)}): ${p.season.points}`,
           `streak ${p.streak.current} (best ${p.streak.best}); fulfilment ${p.fulfilment_rate === null ? "–" : `${Math.round(p.fulfilment_rate * 100)} %`}; counts ${JSON.stringify(p.counts)}`,
           last
             ? `latest: ${last.actual_kwh} kWh actual − ${last.baseline_kwh} kWh baseline = ${last.delivered_kwh} kWh × ${last.points_per_kwh} × (1 + ${last.bonus}) → ${last.points} points (${last.outcome})`
@@ -406,6 +408,11 @@ function describeSuggestion(s: Suggestion): string {
       ? "no personal estimate"
       : `${s.impact_kwh_estimated} kWh, ${s.reward_points} pts`;
   return `${s.id.padEnd(18)} ${when.padEnd(36)} ${s.to_period.padEnd(12)} ${personal.padEnd(20)} community ${s.community_kwh} kWh, confidence ${s.confidence ?? "–"}`;
+}
+
+/** The community-local date of an instant (season bounds are local midnights). */
+function localDate(instant: string, timeZone: string): string {
+  return wallClock(new Date(instant), timeZone).date;
 }
 
 function kwh(value: number | string | null | undefined): string {

@@ -137,22 +137,25 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     seedDigitalTwin(dt, { day: seededDay.current, timeZone });
     seedRegistry(registry);
 
-    const api = await assemble(apiEnv, {
-      sink: opts.sink,
-      dataDir: opts.dataDir === null ? undefined : join(opts.dataDir, "pglite"),
-      now: clock.now,
-    });
-    closers.push(() => api.database.close());
-    const { database } = api;
-
     const metrics = createMetrics();
     const listenerLog = createLogger({
       level: listenerEnv.LOG_LEVEL,
       sink: opts.sink,
       fields: { service: "flexibility-listener" },
     });
+    // One set of adapters (one token cache, one broker connection) for the API and the listener.
     const platform = createPlatform({ env: listenerEnv, log: listenerLog, metrics });
     closers.push(platform.close);
+
+    const api = await assemble(apiEnv, {
+      sink: opts.sink,
+      dataDir: opts.dataDir === null ? undefined : join(opts.dataDir, "pglite"),
+      now: clock.now,
+      platform,
+    });
+    closers.push(() => api.database.close());
+    const { database } = api;
+
     const listener = await startListener({
       database,
       platform,
