@@ -3,10 +3,11 @@ import { parseApiEnv } from "./env.ts";
 import { assemble } from "./server.ts";
 
 const env = parseApiEnv(process.env);
-const { app, database, problems } = await assemble(env);
+// This process also runs the outbox relay (MQTT events, nudges, held reminders); so does the listener.
+const { app, problems, close } = await assemble(env, { relay: true });
 if (problems.length > 0) {
   console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
-  await database.close();
+  await close();
   process.exit(1);
 }
 const server = Bun.serve({ port: env.PORT, fetch: app.fetch });
@@ -17,7 +18,7 @@ console.log(
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, async () => {
     await server.stop();
-    await database.close();
+    await close();
     process.exit(0);
   });
 }
