@@ -1,0 +1,78 @@
+// `bun run settle`: settle every due commitment now, from the command line — the catch-up for days
+// the daily flow (or the listener) missed. The same verb as the listener's `rec-flexibility-flow`
+// handler; a run alongside the listener is safe (rows are claimed with SKIP LOCKED). Nudges go to
+// the outbox; the listener's relay delivers them.
+//
+//   bun run settle [--batch N]
+//
+// Prints the run's summary as one JSON line. Exit 0 when the run completed (rows left waiting for
+// data are not an error), 1 on a configuration or database failure.
+import {
+  type Authorizer,
+  type Ctx,
+  coreConfigOf,
+  createLogger,
+  createMetrics,
+  describeEnvIssues,
+  insecureSettings,
+  PlatformEnv,
+  settleDueCommitments,
+  withAliases,
+} from "@celine/core";
+import { openDatabase } from "@celine/core/db";
+import { createPlatform } from "@celine/platform";
+
+const parsed = PlatformEnv.safeParse(withAliases(process.env));
+if (!parsed.success) {
+  console.error(`invalid configuration:\n  - ${describeEnvIssues(parsed.error).join("\n  - ")}`);
+  process.exit(1);
+}
+const env = parsed.data;
+const problems = insecureSettings(env);
+if (problems.length > 0) {
+  console.error(`refusing to run outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  process.exit(1);
+}
+
+const batchArg = process.argv.indexOf("--batch");
+const batchSize = batchArg > 0 ? Number(process.argv[batchArg + 1]) : undefined;
+if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) {
+  console.error("--batch takes a positive whole number");
+  process.exit(1);
+}
+
+const log = createLogger({ level: env.LOG_LEVEL, fields: { service: "flexibility-settle" } });
+const metrics = createMetrics();
+const database = await openDatabase({ url: env.DATABASE_URL, schema: env.DB_SCHEMA });
+const platform = createPlatform({ env, log, metrics, mqtt: false });
+/** The system actor needs no policy decision; anything else asking here is refused. */
+const refuseAll: Authorizer = async () => ({
+  allow: false,
+  reason: "the settle CLI acts as the system only",
+});
+const ctx: Ctx = {
+  db: database.db,
+  actor: { kind: "system", id: "system" },
+  authorizer: refuseAll,
+  log,
+  audit: (record) => log.warn("denied", { ...record }),
+  config: coreConfigOf(env),
+  requestId: `settle-cli-${crypto.randomUUID()}`,
+  now: () => new Date(),
+  credentials: null,
+  platform,
+  metrics,
+};
+
+let code = 0;
+try {
+  const summary = await settleDueCommitments({ ctx, input: { batchSize } });
+  console.log(JSON.stringify(summary));
+} catch (error) {
+  log.error("settlement run failed", { error });
+  code = 1;
+} finally {
+  await platform.close();
+  await database.close();
+}
+process.exit(code);
