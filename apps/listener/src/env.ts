@@ -53,6 +53,8 @@ export const ListenerEnv = PlatformEnv.extend({
   /** Reconnect backoff: first delay, doubling up to the cap, with jitter. */
   LISTENER_RECONNECT_MIN_MS: positiveMs(500),
   LISTENER_RECONNECT_MAX_MS: positiveMs(30_000),
+  /** Outbox entries the relay claims and delivers concurrently per round (unset → the relay's default, 50). */
+  OUTBOX_RELAY_BATCH: z.coerce.number().int().min(1).max(1_000).optional(),
   /** Scope asked for the broker login token when CELINE_MQTT_AUTH=jwt. */
   CELINE_MQTT_SCOPE: z.string().optional(),
 });

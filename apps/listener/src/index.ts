@@ -47,6 +47,7 @@ const listener = await startListener({
   shareGroup: env.LISTENER_SHARE_GROUP,
   flows: env.LISTENER_FLOWS,
   http: { port: env.LISTENER_PORT },
+  relay: { batch: env.OUTBOX_RELAY_BATCH },
   drainTimeoutMs: env.LISTENER_DRAIN_TIMEOUT_MS,
 });
 

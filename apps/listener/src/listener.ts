@@ -42,8 +42,8 @@ export type ListenerOptions = {
   handlers?: Record<HandlerName, RunHandler>;
   /** Probe endpoints; `false` for none. */
   http?: { port: number; hostname?: string } | false;
-  /** The outbox relay in this process (default on); `pollMs` for tests. */
-  relay?: false | { pollMs?: number };
+  /** The outbox relay in this process (default on); `batch` per round, `pollMs` for tests. */
+  relay?: false | { pollMs?: number; batch?: number };
   /** How long stop() waits for handlers in flight (ms). */
   drainTimeoutMs?: number;
   now?: () => Date;
@@ -113,6 +113,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           metrics,
           now,
           pollMs: opts.relay?.pollMs,
+          batch: opts.relay?.batch,
         });
 
   const filter = prefixTopic(topicPrefix, RUNS_FILTER);
