@@ -291,7 +291,7 @@ try {
   const section = [
     "## Opportunity broadcast",
     "",
-    `\`bun run bench/broadcast.bench.ts --write\` — ${describeMachine()}, PostgreSQL ${version} on the same host.`,
+    `\`bun run bench/broadcast.bench.ts ${process.argv.slice(2).join(" ")}\` — ${describeMachine()}, PostgreSQL ${version} on the same host.`,
     "",
     `One completed \`rec-forecasting-flow\` event → ${fmt(MEMBERS)} \`flexibility_opportunity\` nudges: ${COMMUNITIES}`,
     `communities of ${fmt(PER_COMMUNITY)} members (registry pages of 50), a 24-hour forecast each. The real listener`,

@@ -13,7 +13,7 @@ import { type BrokerLogin, type BrokerSubscription, subscribeForever } from "./b
 import { createDispatcher, type Dispatcher, type MakeCtx } from "./dispatch.ts";
 import { HANDLERS, type HandlerName, type RunHandler } from "./handlers/index.ts";
 import { type ProbeServer, type Readiness, serveProbes } from "./http.ts";
-import { createTopics, prefixTopic } from "./topics.ts";
+import { createTopics, prefixTopic, RUNS_TOPIC } from "./topics.ts";
 
 // The listener process minus its configuration: broker subscription → dispatcher → core verbs,
 // the outbox relay, and the probe endpoints. Entry points (index.ts) and tests assemble it.
@@ -63,12 +63,10 @@ export const SYSTEM_ACTOR = { kind: "system", id: "system" } as const;
 /** The system actor needs no decision (see authorize); anything else asking here is refused. */
 const refuseAll: Authorizer = async () => ({ allow: false, reason: "the listener acts as the system only" });
 
-/** Handled runs are kept this long (a redelivery comes within minutes; a week is generous). */
+/** Handled runs are kept this long (a redelivery comes within minutes; a month is generous). */
 const PROCESSED_RUNS_KEPT_MS = 30 * 24 * 3_600_000;
 const PRUNE_EVERY_MS = 6 * 3_600_000;
 const DB_PING_TIMEOUT_MS = 2_000;
-
-export const RUNS_FILTER = "celine/pipelines/runs/+";
 
 export async function startListener(opts: ListenerOptions): Promise<Listener> {
   const { database, platform, config, metrics } = opts;
@@ -116,7 +114,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           batch: opts.relay?.batch,
         });
 
-  const filter = prefixTopic(topicPrefix, RUNS_FILTER);
+  const filter = prefixTopic(topicPrefix, RUNS_TOPIC);
   const broker = subscribeForever({
     url: opts.broker.url,
     clientId: opts.broker.clientId ?? `svc-flexibility-listener-${crypto.randomUUID().slice(0, 8)}`,

@@ -43,6 +43,19 @@ export function createTopics({
   flows: Record<string, HandlerName>;
   handlers?: Record<HandlerName, RunHandler>;
 }): Route[] {
+  // Runs of one handler go one at a time in this process: two broadcasts or two settlements at once
+  // would only race for the same rows, and a redelivery queued behind its original then finds the
+  // run recorded. Different handlers still run side by side (a long broadcast never delays a tick).
+  const queues = new Map<HandlerName, Promise<unknown>>();
+  function oneAtATime<T>(name: HandlerName, work: () => Promise<T>): Promise<T> {
+    const next = (queues.get(name) ?? Promise.resolve()).then(work, work);
+    queues.set(
+      name,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
   return [
     route({
       filter: RUNS_TOPIC,
@@ -53,11 +66,13 @@ export function createTopics({
         const name = Object.hasOwn(flows, run.flow) ? flows[run.flow] : undefined;
         if (!name) return { outcome: "unhandled_flow" };
         try {
-          const done = await runOnce({
-            ctx,
-            input: { runId: run.run_id, flow: run.flow },
-            work: () => handlers[name]({ ctx, run }),
-          });
+          const done = await oneAtATime(name, () =>
+            runOnce({
+              ctx,
+              input: { runId: run.run_id, flow: run.flow },
+              work: () => handlers[name]({ ctx, run }),
+            }),
+          );
           return done.ran
             ? { outcome: "handled", handler: name, result: done.result }
             : { outcome: "duplicate", handler: name };

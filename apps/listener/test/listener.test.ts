@@ -104,13 +104,20 @@ describe("happy", () => {
       (calls) => calls.length >= 1,
     );
     expect(reminders.map((c) => (c.body as { user_id: string }).user_id)).toEqual(["rec-a-u0"]);
-    const [row] = await world.database.db
-      .select()
-      .from(commitments)
-      .where(eq(commitments.id, first?.id ?? ""));
-    expect(row?.remindedAt).not.toBeNull();
+    // Stamped once the tool has answered, so just after the call arrived.
+    await waitFor(
+      "reminded_at stamped",
+      async () =>
+        (
+          await world.database.db
+            .select()
+            .from(commitments)
+            .where(eq(commitments.id, first?.id ?? ""))
+        )[0],
+      (row) => row?.remindedAt instanceof Date,
+    );
 
-    // The platform's own metering flow is a meter tick too; nothing is left to remind.
+    // The platform's own metering flow is a meter tick too.
     await world.database.db
       .update(commitments)
       .set({ remindedAt: null })
@@ -128,7 +135,20 @@ describe("happy", () => {
     );
   });
 
-  test("a completed rec-flexibility-flow run runs settlement", async () => {
+  test("a completed rec-flexibility-flow run settles the commitments whose window ended", async () => {
+    // Ended long past SETTLEMENT_DEADLINE_DAYS and the member has no metering device: settlement
+    // closes it (0 points, an outcome that says why) instead of waiting for data forever.
+    const [due] = await world.database.db
+      .insert(commitments)
+      .values({
+        userId: "rec-a-u3",
+        suggestionId: "w-old",
+        communityId: "rec-a",
+        periodStart: new Date("2026-06-01T09:00:00Z"),
+        periodEnd: new Date("2026-06-01T10:00:00Z"),
+        rewardPointsEstimated: 5,
+      })
+      .returning();
     const before = count("handled", "settlement");
     await publish(completed("rec-flexibility-flow"));
     await waitFor(
@@ -136,6 +156,12 @@ describe("happy", () => {
       () => count("handled", "settlement"),
       (n) => n === before + 1,
     );
+    const [row] = await world.database.db
+      .select()
+      .from(commitments)
+      .where(eq(commitments.id, due?.id ?? ""));
+    expect(row?.status, JSON.stringify(row)).not.toBe("committed");
+    expect(row?.settlementOutcome, JSON.stringify(row)).not.toBeNull();
   });
 });
 

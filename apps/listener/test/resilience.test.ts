@@ -248,6 +248,52 @@ describe("broker login", () => {
   });
 });
 
+describe("redelivery in flight", () => {
+  test("a run redelivered while its first delivery is still being handled waits for it, then counts as a duplicate", async () => {
+    const broker = await testBrokerUrl();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let calls = 0;
+    const metrics = createMetrics();
+    const listener = await startWorldListener(world, broker.url, {
+      metrics,
+      handlers: {
+        ...HANDLERS,
+        settlement: async () => {
+          calls += 1;
+          await gate;
+          return {};
+        },
+      },
+    });
+    try {
+      await waitFor("subscribed", () => listener.broker.ready(), Boolean);
+      const run = completed("rec-flexibility-flow");
+      await publishRuns(broker.url, world.prefix, [run, run]);
+      await waitFor(
+        "both deliveries in flight",
+        () => listener.dispatcher.inFlight(),
+        (n) => n === 2,
+      );
+      release();
+      await waitFor(
+        "both settled",
+        () => listener.dispatcher.inFlight(),
+        (n) => n === 0,
+      );
+      expect(calls).toBe(1);
+      expect(metrics.value(MESSAGES, { outcome: "handled", handler: "settlement" })).toBe(1);
+      expect(metrics.value(MESSAGES, { outcome: "duplicate", handler: "settlement" })).toBe(1);
+    } finally {
+      release();
+      await listener.stop();
+      await broker.close();
+    }
+  });
+});
+
 describe("shutdown", () => {
   test("stop() lets a run in flight finish before disconnecting, and takes no new message", async () => {
     const broker = await testBrokerUrl();
