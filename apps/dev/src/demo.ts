@@ -171,7 +171,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       },
     },
     {
-      title: "08:20  Four more members answer",
+      title: "08:20  Four more members answer (three accept, one declines)",
       async run() {
         const lines: string[] = [];
         for (const sub of [...ALSO_ACCEPT, DECLINES]) {

@@ -153,7 +153,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       now: clock.now,
       platform,
     });
-    closers.push(() => api.database.close());
+    closers.push(api.close);
     const { database } = api;
 
     const listener = await startListener({
