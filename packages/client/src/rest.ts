@@ -1,0 +1,127 @@
+import { type ClientResponse, hc, type InferRequestType } from "hono/client";
+import type { AppType } from "./api-types.ts";
+import { type FetchLike, type FlexibilityClientOptions, requestHeaders, trimBaseUrl } from "./options.ts";
+import { ProblemError, readProblem } from "./problem-error.ts";
+
+/** Hono's typed client over every route of the API (`AppType`). Non-2xx answers throw ProblemError. */
+export type RestRoutes = ReturnType<typeof hc<AppType>>;
+
+type Commitments = RestRoutes["api"]["commitments"];
+type Suggestions = RestRoutes["api"]["suggestions"];
+/** The body of an endpoint's success answer. */
+type SuccessBody<E extends (...args: never[]) => Promise<unknown>> =
+  Awaited<ReturnType<E>> extends infer R
+    ? R extends ClientResponse<infer T, infer S, "json">
+      ? S extends 200 | 201
+        ? T
+        : never
+      : never
+    : never;
+
+/** A commitment as the API answers it (PLATFORM §1 `CommitmentOut`). */
+export type Commitment = SuccessBody<Commitments["$post"]>;
+export type CommitmentList = SuccessBody<Commitments["$get"]>;
+export type CommitmentStatus = Commitment["status"];
+export type CreateCommitmentBody = InferRequestType<Commitments["$post"]>["json"];
+export type ListCommitmentsParams = {
+  /** 1–200, default 50. */
+  limit?: number;
+  /** ≥ 0, default 0. */
+  offset?: number;
+  status?: CommitmentStatus;
+  /** Services only (required for them); ignored for a participant, who always lists their own. */
+  user_id?: string;
+};
+export type SettleCommitmentBody = InferRequestType<Commitments[":id"]["settle"]["$patch"]>["json"];
+/** A flexibility window offered to the caller (PLATFORM §1 `SuggestionItem`). */
+export type Suggestion = SuccessBody<Suggestions["$get"]>[number];
+export type RespondBody = InferRequestType<Suggestions[":id"]["respond"]["$post"]>["json"];
+export type RespondResult = SuccessBody<Suggestions[":id"]["respond"]["$post"]>;
+
+/**
+ * The REST client: `routes` is Hono's `hc` client typed from the API's `AppType` (every route);
+ * the named methods are the calls a BFF makes and answer parsed bodies. Every non-2xx answer
+ * throws a ProblemError carrying the API's `detail`.
+ */
+export type RestClient = {
+  routes: RestRoutes;
+  /** `GET /api/suggestions`: the windows open to the caller, best first (`[]` when none). */
+  listSuggestions(): Promise<Suggestion[]>;
+  /** `POST /api/suggestions/{id}/respond`: accept (creates or returns the commitment) or decline. */
+  respond(suggestionId: string, body: RespondBody): Promise<RespondResult>;
+  /** `GET /api/commitments`: one page, newest first, and the number of matching rows. */
+  listCommitments(params?: ListCommitmentsParams): Promise<CommitmentList>;
+  /** `POST /api/commitments`: a participant commits to a window for themselves. */
+  createCommitment(body: CreateCommitmentBody): Promise<Commitment>;
+  /** `DELETE /api/commitments/{id}`: 404 when unknown or somebody else's, 409 when not live. */
+  cancelCommitment(id: string): Promise<void>;
+  /** `PATCH /api/commitments/{id}/settle` (services with write scope). */
+  settleCommitment(id: string, body: SettleCommitmentBody): Promise<Commitment>;
+};
+
+export function createRestClient(options: FlexibilityClientOptions): RestClient {
+  const baseFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const checked: FetchLike = async (input, init) => {
+    const response = await baseFetch(input, init);
+    if (!response.ok) throw await readProblem(response);
+    return response;
+  };
+  const routes = hc<AppType>(trimBaseUrl(options.baseUrl), {
+    // hc wants the global fetch's type (Bun's adds `preconnect`); it only ever calls it.
+    fetch: checked as typeof fetch,
+    headers: requestHeaders(options),
+  });
+  const { commitments, suggestions } = routes.api;
+
+  return {
+    routes,
+    async listSuggestions() {
+      const res = await suggestions.$get();
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async respond(suggestionId, body) {
+      const res = await suggestions[":id"].respond.$post({ param: { id: suggestionId }, json: body });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async listCommitments(params = {}) {
+      const res = await commitments.$get({ query: toQuery(params) });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async createCommitment(body) {
+      const res = await commitments.$post({ json: body });
+      if (res.status === 201) return res.json();
+      throw unexpected(res);
+    },
+    async cancelCommitment(id) {
+      const res = await commitments[":id"].$delete({ param: { id } });
+      if (res.status === 204) return;
+      throw unexpected(res);
+    },
+    async settleCommitment(id, body) {
+      const res = await commitments[":id"].settle.$patch({ param: { id }, json: body });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+  };
+}
+
+/** Query strings carry text: numbers are written out, absent keys left out. */
+function toQuery(params: ListCommitmentsParams): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined) query[key] = String(value);
+  }
+  return query;
+}
+
+/** A 2xx other than the documented one: the API and this client disagree. */
+function unexpected(res: { status: number; url: string }): ProblemError {
+  return new ProblemError({
+    status: res.status,
+    title: "Unexpected Response",
+    detail: `unexpected ${res.status} from ${res.url}; is the client older than the API?`,
+  });
+}

@@ -1,0 +1,64 @@
+// Type-checked against the BUILT package (dist) by test/build.test.ts, outside the workspace,
+// with only hono and @trpc/* installed beside it. Every @ts-expect-error proves a type is real:
+// were it `any`, the directive would be unused and the check would fail.
+import {
+  type Commitment,
+  createFlexibilityClient,
+  type FlexibilityClient,
+  ProblemError,
+  problemOf,
+  type Suggestion,
+} from "@celine/client";
+
+const client: FlexibilityClient = createFlexibilityClient({
+  baseUrl: "http://127.0.0.1:8017",
+  getToken: async () => "participant-jwt",
+});
+
+export async function useEveryCall(): Promise<void> {
+  const page = await client.rest.listCommitments({ limit: 10, status: "committed" });
+  const total: number = page.total;
+  const first: Commitment | undefined = page.items[0];
+  const status: "committed" | "settled" | "rejected" | "cancelled" | undefined = first?.status;
+  // @ts-expect-error: not one of the four statuses
+  await client.rest.listCommitments({ status: "done" });
+
+  const created = await client.rest.createCommitment({
+    suggestion_id: "w1",
+    period_start: "2026-07-02T11:00:00Z",
+    period_end: "2026-07-02T12:00:00Z",
+  });
+  const id: string = created.id;
+  // @ts-expect-error: suggestion_id is required
+  await client.rest.createCommitment({ period_start: "a", period_end: "b" });
+  await client.rest.cancelCommitment(id);
+
+  const suggestions: Suggestion[] = await client.rest.listSuggestions();
+  const clock: string | undefined = suggestions[0]?.clock_range;
+  const answer = await client.rest.respond("w1", { response: "accepted" });
+  const commitmentId: string | null = answer.commitment_id;
+  // @ts-expect-error: the old README's {"action":"accept"} was never accepted
+  await client.rest.respond("w1", { action: "accept" });
+
+  const viaTrpc = await client.trpc.commitments.list.query({ limit: 5 });
+  const trpcTotal: number = viaTrpc.total;
+  // @ts-expect-error: the list has no such field
+  viaTrpc.nope;
+  // @ts-expect-error: no such procedure
+  await client.trpc.commitments.remove.mutate({ id });
+
+  const raw = await client.rest.routes.api.commitments.$get({ query: { limit: "5" } });
+  const rawStatus: number = raw.status;
+
+  try {
+    await client.rest.cancelCommitment(id);
+  } catch (error) {
+    const problem = problemOf(error);
+    if (problem instanceof ProblemError) {
+      const detail: string = problem.detail;
+      const httpStatus: number = problem.status;
+      console.log(detail, httpStatus, problem.requestId, problem.errors?.[0]?.path);
+    }
+  }
+  console.log(total, status, clock, commitmentId, trpcTotal, rawStatus);
+}
