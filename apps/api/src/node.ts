@@ -11,14 +11,16 @@ import { parseApiEnv } from "./env.ts";
 import { assemble } from "./server.ts";
 
 const env = parseApiEnv(process.env);
-const { app, database, problems } = await assemble(env, {
+// Like index.ts, this process also runs the outbox relay (MQTT events, nudges, held reminders).
+const { app, problems, close } = await assemble(env, {
+  relay: true,
   // Only the embedded database (no DATABASE_URL) reads these; in memory when PGLITE_DATA_DIR is unset.
   dataDir: process.env.PGLITE_DATA_DIR || undefined,
   migrations: resolve(process.env.MIGRATIONS_DIR || "drizzle"),
 });
 if (problems.length > 0) {
   console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
-  await database.close();
+  await close();
   process.exit(1);
 }
 const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
@@ -36,7 +38,7 @@ const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
     server.close(async () => {
-      await database.close();
+      await close();
       process.exit(0);
     });
   });

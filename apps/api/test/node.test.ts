@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import type { Database, LogRecord } from "@celine/core";
 import { MIGRATIONS_FOLDER } from "@celine/core/db";
 import { createTestDatabase } from "@celine/core/testing";
-import { type OidcIssuer, startOidcIssuer } from "@celine/fakes";
+import { type OidcIssuer, startOidcIssuer, type TestBroker, testBrokerUrl } from "@celine/fakes";
 import { parseApiEnv } from "../src/env.ts";
 import { assemble, type Server } from "../src/server.ts";
 import { POLICY_DIR } from "./harness.ts";
@@ -20,6 +20,7 @@ const PGLITE_ASSETS = ["pglite.wasm", "initdb.wasm", "pglite.data"];
 type Runtime = { name: string; url: string };
 
 let issuer: OidcIssuer;
+let broker: TestBroker;
 let work: string;
 let bun: Server & { server: ReturnType<typeof Bun.serve> };
 let node: { process: ReturnType<typeof Bun.spawn>; url: string; output: () => string };
@@ -46,6 +47,25 @@ function baseEnv(): Record<string, string> {
     CELINE_OIDC_AUDIENCE: issuer.audience,
     POLICY_DIR,
     JWKS_COOLDOWN_MS: "0",
+  };
+}
+
+/**
+ * The Node process runs the outbox relay, as the Bun entry point does: it connects to the test
+ * broker (its own topic prefix) and gets a client secret the OIDC fake knows. The other platform
+ * services point at a closed loopback port: none of these requests enqueues work for them.
+ */
+function relayEnv(): Record<string, string> {
+  const url = new URL(broker.url);
+  const nowhere = "http://127.0.0.1:9";
+  return {
+    CELINE_MQTT_HOST: url.hostname,
+    CELINE_MQTT_PORT: url.port || "1883",
+    CELINE_MQTT_TOPIC_PREFIX: `node-test-${crypto.randomUUID().slice(0, 8)}`,
+    CELINE_OIDC_CLIENT_SECRET: "svc-flexibility-secret",
+    DIGITAL_TWIN_API_URL: nowhere,
+    NUDGING_API_URL: nowhere,
+    REC_REGISTRY_URL: nowhere,
   };
 }
 
@@ -96,6 +116,7 @@ async function startNode(bundle: string, env: Record<string, string>) {
 
 beforeAll(async () => {
   issuer = await startOidcIssuer();
+  broker = await testBrokerUrl();
   work = await mkdtemp(join(tmpdir(), "flex-node-"));
   const bundle = await buildNodeBundle();
   const bunDb = await databaseEnv();
@@ -104,6 +125,7 @@ beforeAll(async () => {
     ...baseEnv(),
     ...nodeDb,
     MIGRATIONS_DIR: MIGRATIONS_FOLDER,
+    ...relayEnv(),
     PORT: "0",
     LOG_LEVEL: "info",
   });
@@ -120,8 +142,9 @@ afterAll(async () => {
     if (exited === null) node.process.kill("SIGKILL");
   }
   await bun?.server.stop(true);
-  await bun?.database.close();
+  await bun?.close();
   for (const database of databases) await database.close();
+  await broker?.close();
   await issuer?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
