@@ -1,0 +1,329 @@
+// GET /api/commitments (a page of 50 of one member's 10,000 commitments) through the real API
+// process — JWT verified once then cached, a policy decision, page + count in one transaction —
+// under wrk at fixed concurrency, beside two ceilings measured in the same run at the same
+// concurrency: pgbench running the same two SELECTs in one transaction, and a bare Hono route
+// answering the same JSON body. Targets are measured in interleaved rounds; the median round counts.
+// `bun run bench/list.bench.ts [--write] [--profile] [--connections=32] [--seconds=10] [--rounds=3]`
+// --write rewrites the "List commitments" section of bench/RESULTS.md; --profile adds a CPU profile
+// of the API under the same load, split by stage.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { commitments } from "@celine/core";
+import { startOidcIssuer } from "@celine/fakes";
+import { and, count, desc, eq } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/pg-core";
+import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
+import { type BenchDatabase, createBenchDatabase, seedCommitments } from "./lib/database.ts";
+import { runPgbench } from "./lib/pgbench.ts";
+import { apiEnv, OUT_DIR, REPO, type ServerProcess, startServer } from "./lib/processes.ts";
+import { LIST_STAGES, summariseProfile } from "./lib/profile.ts";
+import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
+import { requireTools } from "./lib/tools.ts";
+import { type LoadResult, runWrk } from "./lib/wrk.ts";
+
+const arg = (name: string, fallback: number) =>
+  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+const CONNECTIONS = arg("connections", 32);
+const SECONDS = arg("seconds", 10);
+const ROUNDS = arg("rounds", 3);
+const WARMUP_SECONDS = 3;
+const THREADS = 2;
+const MEMBER = "bench-member";
+const MEMBER_ROWS = 10_000;
+const OTHER_ROWS = 90_000;
+const OTHER_MEMBERS = 900;
+const LIMIT = 50;
+const DATABASE = "flex_bench_list";
+
+await requireTools(["wrk", "pgbench", "psql"]);
+mkdirSync(OUT_DIR, { recursive: true });
+
+const cleanups: (() => Promise<void>)[] = [];
+async function cleanUp() {
+  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
+  cleanups.length = 0;
+}
+process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+
+type Target = {
+  key: "api" | "pgbench" | "bare";
+  label: string;
+  serverPid: number | null;
+  load: (seconds: number) => Promise<LoadResult>;
+};
+type Measurement = { load: LoadResult; cpu: CpuUsage };
+
+try {
+  const db = await createBenchDatabase(DATABASE);
+  cleanups.push(() => db.drop());
+  const started = performance.now();
+  await seedCommitments(db.sql, {
+    rows: MEMBER_ROWS + OTHER_ROWS,
+    member: MEMBER,
+    memberRows: MEMBER_ROWS,
+    others: OTHER_MEMBERS,
+  });
+  console.log(
+    `seeded ${fmt(MEMBER_ROWS + OTHER_ROWS)} commitments in ${fmt(performance.now() - started)} ms`,
+  );
+
+  const issuer = await startOidcIssuer({ tokenTtlSeconds: 3600 });
+  cleanups.push(() => issuer.close());
+  // One token for the whole run: verified on the first request, then answered from the cache.
+  const token = await issuer.mintParticipant(MEMBER, {}, { expiresIn: 3600 });
+  const env = apiEnv({ databaseUrl: db.url, issuer });
+
+  const api = await startServer({ name: "list-api", script: "apps/api/src/index.ts", env });
+  cleanups.push(() => api.stop());
+  const path = `/api/commitments?limit=${LIMIT}`;
+  const body = await checkedPage(api, path, token);
+
+  // Ceiling (b) answers the very body the API answered, re-serialised per request.
+  const bodyFile = join(OUT_DIR, "list-body.json");
+  writeFileSync(bodyFile, body);
+  const bare = await startServer({
+    name: "list-bare-hono",
+    script: join(REPO, "bench/lib/bare-hono-server.ts"),
+    env: { BODY_FILE: bodyFile },
+  });
+  cleanups.push(() => bare.stop());
+
+  // Ceiling (a): the statements the list verb sends, from the same drizzle query.
+  const qb = new QueryBuilder();
+  const where = and(eq(commitments.userId, MEMBER), undefined);
+  const pageQuery = qb
+    .select()
+    .from(commitments)
+    .where(where)
+    .orderBy(desc(commitments.committedAt), desc(commitments.id))
+    .limit(LIMIT)
+    .offset(0)
+    .toSQL();
+  const countQuery = qb.select({ total: count() }).from(commitments).where(where).toSQL();
+  const pgbenchScript = [
+    "BEGIN;",
+    `${toPgbench(pageQuery.sql)};`,
+    `${toPgbench(countQuery.sql)};`,
+    "COMMIT;",
+    "",
+  ];
+  const variables = Object.fromEntries(pageQuery.params.map((p, i) => [`p${i + 1}`, String(p)]));
+
+  const load = { connections: CONNECTIONS, threads: THREADS };
+  const targets: Target[] = [
+    {
+      key: "api",
+      label: "API `GET /api/commitments`",
+      serverPid: api.pid,
+      load: (seconds) => runWrk({ url: api.url + path, token, ...load, seconds }),
+    },
+    {
+      key: "pgbench",
+      label: "ceiling: pgbench, same SELECTs",
+      serverPid: null,
+      load: (seconds) =>
+        runPgbench({ script: pgbenchScript.join("\n"), variables, ...load, seconds, libpqEnv: db.libpqEnv }),
+    },
+    {
+      key: "bare",
+      label: "ceiling: bare Hono route, same body",
+      serverPid: bare.pid,
+      load: (seconds) => runWrk({ url: `${bare.url}/`, ...load, seconds }),
+    },
+  ];
+
+  const busyBefore = await waitForQuiet();
+  for (const target of targets) {
+    console.log(`warm-up ${target.key} (${WARMUP_SECONDS} s)…`);
+    await target.load(WARMUP_SECONDS);
+  }
+  const rounds: Record<Target["key"], Measurement[]> = { api: [], pgbench: [], bare: [] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const target of targets) {
+      const cpu = startCpuAccounting({
+        server: (p) => p.pid === target.serverPid,
+        postgres: postgresBackendOf(DATABASE),
+        client: (p) => p.comm === "wrk" || p.comm === "pgbench",
+      });
+      const result = await target.load(SECONDS);
+      const usage = cpu.stop();
+      if (result.errors > 0) throw new Error(`${target.key}: ${result.errors} failed of ${result.requests}`);
+      rounds[target.key].push({ load: result, cpu: usage });
+      console.log(
+        `round ${round} ${target.key}: ${fmt(result.requestsPerSecond)} req/s, p50 ${fmt(result.p50Ms, 2)} ms, p99 ${fmt(result.p99Ms, 2)} ms`,
+      );
+    }
+  }
+
+  const plan = await explain(db, pageQuery.sql, pageQuery.params);
+  const countPlan = await explain(db, countQuery.sql, countQuery.params);
+  const profile = process.argv.includes("--profile") ? await profileApi(env, path, token) : null;
+  const [{ version } = { version: "?" }] = await db.sql<{ version: string }[]>`
+    select current_setting('server_version') as version`;
+
+  const median = (key: Target["key"]) => {
+    const sorted = [...rounds[key]].sort((a, b) => a.load.requestsPerSecond - b.load.requestsPerSecond);
+    const m = sorted[Math.floor(sorted.length / 2)];
+    if (!m) throw new Error(`no measurement of ${key}`);
+    return m;
+  };
+  const api_ = median("api");
+  const pg_ = median("pgbench");
+  const bare_ = median("bare");
+  const ratioDb = api_.load.requestsPerSecond / pg_.load.requestsPerSecond;
+  const ratioBare = api_.load.requestsPerSecond / bare_.load.requestsPerSecond;
+  const perRequest = (ms: number | undefined, m: Measurement) => fmt((ms ?? 0) / m.load.requests, 3);
+  const row = (target: Target, m: Measurement) => [
+    target.label,
+    fmt(m.load.requestsPerSecond),
+    rounds[target.key].map((r) => fmt(r.load.requestsPerSecond)).join(" / "),
+    fmt(m.load.p50Ms, 2),
+    fmt(m.load.p99Ms, 2),
+    target.serverPid === null ? "–" : perRequest(m.cpu.groups.server, m),
+    perRequest(m.cpu.groups.postgres, m),
+    perRequest(m.cpu.groups.client, m),
+    fmt((100 * m.cpu.other) / Math.max(1, m.cpu.other + m.cpu.idle + sum(m.cpu.groups)), 0),
+  ];
+  const [apiTarget, pgTarget, bareTarget] = targets as [Target, Target, Target];
+  const section = [
+    "## List commitments",
+    "",
+    `\`bun run bench/list.bench.ts --write${profile ? " --profile" : ""}\` — ${describeMachine()}, PostgreSQL ${version} on the same host.`,
+    "",
+    `\`GET /api/commitments?limit=${LIMIT}\`: participant \`${MEMBER}\` owns ${fmt(MEMBER_ROWS)} of`,
+    `${fmt(MEMBER_ROWS + OTHER_ROWS)} commitments; each answer is a page of ${LIMIT} (${fmt(body.length)} bytes) with`,
+    `\`total\` ${fmt(MEMBER_ROWS)}. The real API process (\`apps/api/src/index.ts\`, \`CELINE_ENV=dev\`, default`,
+    "database pool and log level, logs to a file) checks one RS256 JWT from the contract OIDC issuer",
+    "(verified once, then from the verification cache) and takes a Rego policy decision per request.",
+    `Load: \`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s\`; database ceiling: \`pgbench -n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\``,
+    "running BEGIN; the page SELECT; the count(*) SELECT; COMMIT — the statements the list verb sends,",
+    `built by the same drizzle query. A ${WARMUP_SECONDS} s warm-up per target, then ${ROUNDS} interleaved rounds; the table shows`,
+    "the median round. CPU columns: milliseconds of CPU per request of the server process, of the",
+    "PostgreSQL backends of the benchmark database and of the load generator, read from /proc during",
+    `the round; "other" is the share of the machine used by unrelated processes (the machine was`,
+    `${fmt(100 * busyBefore, 0)} % busy just before the first round). Everything shares the same ${describeCores()}.`,
+    "",
+    ...formatTable([
+      [
+        "target",
+        "req/s",
+        "rounds req/s",
+        "p50 ms",
+        "p99 ms",
+        "server CPU ms/req",
+        "PG CPU ms/req",
+        "client CPU ms/req",
+        "other %",
+      ],
+      row(apiTarget, api_),
+      row(pgTarget, pg_),
+      row(bareTarget, bare_),
+    ]),
+    "",
+    `API / pgbench = ${fmt(ratioDb, 2)} (goal ≥ 0.5: ${ratioDb >= 0.5 ? "met" : "NOT met"}); API / bare Hono = ${fmt(ratioBare, 2)}.`,
+    "",
+    "Plans (EXPLAIN ANALYZE, one execution):",
+    "",
+    `- page: ${plan}`,
+    `- count: ${countPlan}`,
+    "",
+    ...(profile
+      ? [
+          `CPU profile of the API process (Bun \`--cpu-prof\`, same load for ${SECONDS} s, ${fmt(profile.rps)} req/s while`,
+          "profiled): share of its busy samples under each stage, inclusive (nested stages overlap).",
+          "",
+          ...formatTable([
+            ["stage", "share of API CPU"],
+            ...profile.stages.map((s) => [s.stage, `${fmt(100 * s.share, 1)} %`]),
+          ]),
+          "",
+        ]
+      : []),
+  ].join("\n");
+  console.log(`\n${section}`);
+  if (process.argv.includes("--write")) writeSection("List commitments", section);
+} finally {
+  await cleanUp();
+}
+
+function sum(values: Record<string, number>): number {
+  return Object.values(values).reduce((a, b) => a + b, 0);
+}
+
+function describeCores(): string {
+  const n = navigator.hardwareConcurrency;
+  return `${n} CPU${n === 1 ? "" : "s"}`;
+}
+
+/** drizzle's `$n` placeholders as pgbench variables `:pn` (pgbench prepares them as parameters). */
+function toPgbench(sql: string): string {
+  return sql.replace(/\$(\d+)/g, (_, n) => `:p${n}`);
+}
+
+/** One request before the load: the API answers 200 with a full page and the right total. */
+async function checkedPage(api: ServerProcess, path: string, token: string): Promise<string> {
+  const res = await fetch(api.url + path, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${text}`);
+  const json = JSON.parse(text) as { items: unknown[]; total: number };
+  if (json.items.length !== LIMIT || json.total !== MEMBER_ROWS) {
+    throw new Error(
+      `GET ${path}: ${json.items.length} items, total ${json.total}; expected ${LIMIT}, ${MEMBER_ROWS}`,
+    );
+  }
+  return text;
+}
+
+type PlanNode = {
+  "Node Type": string;
+  "Index Name"?: string;
+  "Sort Method"?: string;
+  "Actual Rows"?: number;
+  Plans?: PlanNode[];
+};
+
+/** The plan as one line: node → child → …, with index names, sort methods and row counts. */
+async function explain(db: BenchDatabase, sql: string, params: unknown[]): Promise<string> {
+  type Explained = { "QUERY PLAN": { Plan: PlanNode; "Execution Time": number }[] };
+  const [row] = await db.sql.unsafe<Explained[]>(`explain (analyze, format json) ${sql}`, params as never[]);
+  const [plan] = row?.["QUERY PLAN"] ?? [];
+  if (!plan) return "?";
+  const steps: string[] = [];
+  for (let node: PlanNode | undefined = plan.Plan; node; node = node.Plans?.[0]) {
+    const details = [
+      node["Index Name"] ? `\`${node["Index Name"]}\`` : "",
+      node["Sort Method"] ?? "",
+      `${fmt(node["Actual Rows"] ?? 0)} rows`,
+    ].filter(Boolean);
+    steps.push(`${node["Node Type"]} (${details.join(", ")})`);
+  }
+  return `${steps.join(" → ")}; ${fmt(plan["Execution Time"], 2)} ms`;
+}
+
+/** A second API process with Bun's sampling profiler, under the same load, split by stage. */
+async function profileApi(env: Record<string, string>, path: string, token: string) {
+  const dir = join(OUT_DIR, "profile-list");
+  rmSync(dir, { recursive: true, force: true });
+  const profiled = await startServer({
+    name: "list-api-profiled",
+    script: "apps/api/src/index.ts",
+    env,
+    bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
+  });
+  let rps = 0;
+  try {
+    await runWrk({ url: profiled.url + path, token, connections: CONNECTIONS, threads: THREADS, seconds: 2 });
+    rps = (
+      await runWrk({
+        url: profiled.url + path,
+        token,
+        connections: CONNECTIONS,
+        threads: THREADS,
+        seconds: SECONDS,
+      })
+    ).requestsPerSecond;
+  } finally {
+    await profiled.stop();
+  }
+  return { rps, stages: summariseProfile(dir, LIST_STAGES) };
+}
