@@ -221,6 +221,35 @@ describe("settling against the member's own baseline", () => {
     expect(second.rewardPointsActual).toBe(16);
   });
 
+  test("the streak carries across runs: earlier settled rows raise the bonus; unjudged ones do not break it", async () => {
+    const window = (day: string) => ({ start: `${day}T09:00:00Z`, end: `${day}T12:00:00Z` });
+    const days = ["2026-04-06", "2026-04-07", "2026-04-08"];
+    seedHours("dev-sara", "2026-03-10T00:00:00Z", NOW.toISOString(), (at) =>
+      days.some((d) => at >= Date.parse(window(d).start) && at < Date.parse(window(d).end)) ? 1.0 : 0.5,
+    );
+    // Two earlier deliveries, then a manual settlement between them and today's window.
+    const mon = await commit({ userId: "sara", ...window(days[0] ?? "") });
+    const tue = await commit({ userId: "sara", ...window(days[1] ?? "") });
+    await settleDueCommitments({ ctx: ctxAt(new Date("2026-04-08T03:00:00Z")) });
+    await database.db.insert(commitments).values({
+      userId: "sara",
+      suggestionId: "manual",
+      periodStart: new Date("2026-04-07T15:00:00Z"),
+      periodEnd: new Date("2026-04-07T16:00:00Z"),
+      status: "settled",
+      settlementOutcome: "manual",
+      rewardPointsActual: 3,
+    });
+    const wed = await commit({ userId: "sara", ...window(days[2] ?? "") });
+
+    await settleDueCommitments({ ctx: ctxAt(NOW) });
+
+    expect((await rowOf(mon.id)).settlementBonusPct).toBe(0);
+    expect((await rowOf(tue.id)).settlementBonusPct).toBe(5);
+    // Prior streak 2 (the manual one neither counts nor breaks): 1.5 kWh × 10 × 1.10 = 16.5 → 17.
+    expect(await rowOf(wed.id)).toMatchObject({ settlementBonusPct: 10, rewardPointsActual: 17 });
+  });
+
   test("fewer than 3 baseline days with data → no_baseline: min(round_half_up(actual × 10), estimate), no bonus", async () => {
     const window = { start: "2026-04-08T09:00:00Z", end: "2026-04-08T12:00:00Z" };
     // Data only from Monday on: two baseline days (Mon, Tue) have it.
