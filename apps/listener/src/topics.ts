@@ -49,10 +49,9 @@ export function createTopics({
   const queues = new Map<HandlerName, Promise<unknown>>();
   function oneAtATime<T>(name: HandlerName, work: () => Promise<T>): Promise<T> {
     const next = (queues.get(name) ?? Promise.resolve()).then(work, work);
-    queues.set(
-      name,
-      next.catch(() => undefined),
-    );
+    // The queue goes on after a failure; the failure itself is the caller's.
+    const settled = next.catch(() => undefined);
+    queues.set(name, settled);
     return next;
   }
 
