@@ -1,3 +1,4 @@
+import type { Ctx } from "@celine/core";
 import { trpcServer } from "@hono/trpc-server";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -10,8 +11,8 @@ import { problem } from "./lib/problem.ts";
 import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter } from "./routes/openapi.ts";
-import { suggestions } from "./routes/suggestions/index.ts";
 import { points } from "./routes/points/index.ts";
+import { suggestions } from "./routes/suggestions/index.ts";
 import { appRouter } from "./trpc/router.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -61,17 +62,20 @@ export function createApp(deps: AppDeps) {
     trpcServer({
       endpoint: "/trpc",
       router: appRouter,
-      createContext: (_opts, c) => ({
-        resolve: () =>
-          contextFor(
-            deps,
-            { headers: c.req.raw.headers, method: c.req.method, path: c.req.path },
-            c.get("requestId"),
-          ),
-      }),
-      onError: ({ error, path }) => {
+      createContext: (_opts, c) => {
+        let verified: Promise<Ctx> | undefined;
+        const request = { headers: c.req.raw.headers, method: c.req.method, path: c.req.path };
+        return {
+          resolve: () => {
+            verified ??= contextFor(deps, request, c.get("requestId"));
+            return verified;
+          },
+          requestId: c.get("requestId"),
+        };
+      },
+      onError: ({ error, path, ctx }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")
-          deps.log.error("trpc error", { path, error: error.cause ?? error });
+          deps.log.error("trpc error", { path, request_id: ctx?.requestId, error: error.cause ?? error });
       },
     }),
   );

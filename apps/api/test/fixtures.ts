@@ -53,7 +53,9 @@ export function createClock(start = "2026-07-02T10:00:00.000Z") {
 
 let counter = 0;
 /** A valid create body; each call names a fresh window so live commitments never collide. */
-export function commitmentBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function commitmentBody<T extends Record<string, unknown> = Record<never, never>>(
+  overrides: T = {} as T,
+): { suggestion_id: string; period_start: string; period_end: string } & T {
   counter += 1;
   return {
     suggestion_id: `window-${counter}-${crypto.randomUUID().slice(0, 8)}`,

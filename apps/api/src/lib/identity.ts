@@ -18,6 +18,8 @@ export type VerifierOptions = {
   audience: string;
   /** Minimum time between JWKS refetches triggered by an unknown `kid` (ms). */
   cooldownMs?: number;
+  /** How long one JWKS fetch may take before the request is refused as "JWKS unreachable" (ms). */
+  timeoutMs?: number;
   cacheSize?: number;
   fetch?: typeof fetch;
   now?: () => number;
@@ -28,6 +30,7 @@ export function createTokenVerifier({
   jwksUri,
   audience,
   cooldownMs = 10_000,
+  timeoutMs = 5_000,
   cacheSize = 10_000,
   fetch: fetchImpl,
   now = Date.now,
@@ -35,7 +38,7 @@ export function createTokenVerifier({
   const jwks = createRemoteJWKSet(new URL(jwksUri), {
     cooldownDuration: cooldownMs,
     cacheMaxAge: 10 * 60_000,
-    timeoutDuration: 5_000,
+    timeoutDuration: timeoutMs,
     ...(fetchImpl ? { [customFetch]: fetchImpl } : {}),
   });
   // Insertion-ordered Map as an LRU: a hit is re-inserted, the oldest entry is evicted.
@@ -74,8 +77,13 @@ export function createTokenVerifier({
         requiredClaims: ["sub"],
         currentDate: new Date(now()),
       });
+      // jose checks that `sub` is present and a string; an empty one names nobody either, and one
+      // with NUL could never be stored (PostgreSQL text refuses it).
+      if (payload.sub === "") throw new UnauthorizedError("token invalid: no subject");
+      if (payload.sub?.includes("\u0000")) throw new UnauthorizedError("token invalid: malformed subject");
       return payload;
     } catch (error) {
+      if (error instanceof UnauthorizedError) throw error;
       throw new UnauthorizedError(describeFailure(error));
     }
   }

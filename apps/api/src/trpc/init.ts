@@ -2,10 +2,25 @@ import { type Ctx, DomainError, UnauthorizedError } from "@celine/core";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 
-/** Identity is resolved lazily so a refusal surfaces as a tRPC error, not a foreign body. */
-export type TrpcContext = { resolve: () => Promise<Ctx> };
+/**
+ * Identity is resolved lazily so a refusal surfaces as a tRPC error, not a foreign body; `resolve`
+ * is memoised per HTTP request, so a batch is verified (and a refusal audited) once.
+ */
+export type TrpcContext = { resolve: () => Promise<Ctx>; requestId: string };
 
-const t = initTRPC.context<TrpcContext>().create();
+const t = initTRPC.context<TrpcContext>().create({
+  // Never ship stack traces, whatever NODE_ENV says.
+  isDev: false,
+  // An unexpected error's message is an internal (SQL, hosts): clients get the request id instead;
+  // the cause is logged by the adapter's onError.
+  errorFormatter: ({ shape, error, ctx }) =>
+    error.code === "INTERNAL_SERVER_ERROR"
+      ? {
+          ...shape,
+          message: `internal error; quote request id ${ctx?.requestId ?? "unknown"} when reporting it`,
+        }
+      : shape,
+});
 
 const CODE_OF: Record<DomainError["kind"], TRPC_ERROR_CODE_KEY> = {
   unauthorized: "UNAUTHORIZED",

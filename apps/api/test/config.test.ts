@@ -1,0 +1,232 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/core";
+import { parseApiEnv } from "../src/env.ts";
+
+// PLATFORM §7 configuration: parsed once with zod, aliases accepted, and outside CELINE_ENV=dev a
+// refusal to start that names every insecure setting at once.
+
+const ROOT = join(import.meta.dir, "../../..");
+
+/** A configuration with nothing insecure in it (hardened posture). */
+const SECURE: Env = {
+  DATABASE_URL: "postgres://flex:Xq7-long-random@db.internal:5432/flex",
+  CELINE_OIDC_BASE_URL: "https://auth.celine.example/realms/celine",
+  CELINE_OIDC_CLIENT_ID: "svc-flexibility",
+  CELINE_OIDC_CLIENT_SECRET: "s3cr3t-from-the-vault",
+};
+
+const problemsOf = (env: Env) => insecureSettings(parseApiEnv(env));
+
+describe("happy", () => {
+  test("defaults: port 8017, schema flexibility, audience svc-flexibility, the proxy header, docs off", () => {
+    const env = parseApiEnv({});
+    expect(env).toMatchObject({
+      PORT: 8017,
+      DB_SCHEMA: "flexibility",
+      CELINE_ENV: "production",
+      CELINE_OIDC_AUDIENCE: "svc-flexibility",
+      CELINE_OIDC_CLIENT_ID: "svc-flexibility",
+      JWT_HEADER_NAME: "x-auth-request-access-token",
+      CELINE_PUBLIC_DOCS: false,
+      COMMUNITY_TIMEZONE: "Europe/Rome",
+      REMINDER_LEAD_MINUTES: 30,
+      POINTS_PER_KWH: 10,
+    });
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  test("a hardened configuration with real values has no insecure setting", () => {
+    expect(problemsOf(SECURE)).toEqual([]);
+  });
+
+  test("the JWKS URI defaults to the issuer's Keycloak certs endpoint", () => {
+    expect(jwksUriOf(parseApiEnv(SECURE))).toBe(
+      "https://auth.celine.example/realms/celine/protocol/openid-connect/certs",
+    );
+  });
+
+  test.each([
+    ["OIDC__BASE_URL", "CELINE_OIDC_BASE_URL", "https://auth.example.org/realms/x"],
+    ["OIDC__JWKS_URI", "CELINE_OIDC_JWKS_URI", "https://auth.example.org/certs"],
+    ["OIDC__AUDIENCE", "CELINE_OIDC_AUDIENCE", "svc-other"],
+    ["OIDC__CLIENT_ID", "CELINE_OIDC_CLIENT_ID", "svc-x"],
+    ["OIDC__CLIENT_SECRET", "CELINE_OIDC_CLIENT_SECRET", "from-alias"],
+    ["MQTT__HOST", "CELINE_MQTT_HOST", "broker.internal"],
+    ["MQTT__USERNAME", "CELINE_MQTT_USERNAME", "svc"],
+    ["MQTT__TOPIC_PREFIX", "CELINE_MQTT_TOPIC_PREFIX", "staging/"],
+  ])("the seed spelling %s is accepted for %s", (alias, canonical, value) => {
+    const env = parseApiEnv({ [alias]: value }) as unknown as Record<string, unknown>;
+    expect(env[canonical]).toBe(value);
+  });
+
+  test("MQTT__PORT is coerced like its canonical name", () => {
+    expect(parseApiEnv({ MQTT__PORT: "8883" }).CELINE_MQTT_PORT).toBe(8883);
+  });
+
+  test("when both spellings are set, the CELINE_ name wins", () => {
+    const env = parseApiEnv({ OIDC__AUDIENCE: "from-alias", CELINE_OIDC_AUDIENCE: "canonical" });
+    expect(env.CELINE_OIDC_AUDIENCE).toBe("canonical");
+  });
+
+  test("aliases also satisfy the hardened checks (a real issuer given as OIDC__BASE_URL)", () => {
+    const { CELINE_OIDC_BASE_URL: _issuer, CELINE_OIDC_CLIENT_SECRET: _secret, ...rest } = SECURE;
+    expect(
+      problemsOf({
+        ...rest,
+        OIDC__BASE_URL: "https://auth.example.org/realms/celine",
+        OIDC__CLIENT_SECRET: "vault",
+      }),
+    ).toEqual([]);
+  });
+
+  test("withAliases leaves unrelated variables alone", () => {
+    expect(withAliases({ PATH: "/bin", OIDC_X: "1" })).toEqual({ PATH: "/bin", OIDC_X: "1" });
+  });
+
+  test.each([
+    ["true", true],
+    ["1", true],
+    ["false", false],
+    ["0", false],
+    ["", false],
+  ])("CELINE_PUBLIC_DOCS=%p → %p", (value, docs) => {
+    expect(parseApiEnv({ CELINE_PUBLIC_DOCS: value }).CELINE_PUBLIC_DOCS).toBe(docs);
+  });
+
+  test("JWT_HEADER_NAME is matched case-insensitively (stored lower-case)", () => {
+    expect(parseApiEnv({ JWT_HEADER_NAME: "X-Forwarded-Access-Token" }).JWT_HEADER_NAME).toBe(
+      "x-forwarded-access-token",
+    );
+  });
+});
+
+describe("errors", () => {
+  test("outside dev, every insecure setting is named at once", () => {
+    const problems = problemsOf({});
+    expect(problems).toHaveLength(4);
+    expect(problems.join("\n")).toMatch(/DATABASE_URL/);
+    expect(problems.join("\n")).toMatch(/CELINE_OIDC_CLIENT_SECRET is empty/);
+    expect(problems.join("\n")).toMatch(/CELINE_OIDC_BASE_URL is left at a local default/);
+    expect(problems.join("\n")).toMatch(/CELINE_OIDC_JWKS_URI is left at a local default/);
+  });
+
+  test.each([
+    ["postgres", "postgres://postgres:postgres@db.internal/flex"],
+    ["password", "postgres://flex:password@db.internal/flex"],
+    ["changeme (any case)", "postgresql://flex:ChangeMe@db.internal/flex"],
+    ["percent-encoded", "postgres://flex:p%61ssword@db.internal/flex"],
+  ])("a development database password (%s) is named", (_, url) => {
+    expect(problemsOf({ ...SECURE, DATABASE_URL: url })).toEqual([
+      "DATABASE_URL carries a development password",
+    ]);
+  });
+
+  test("an empty client secret is named", () => {
+    expect(problemsOf({ ...SECURE, CELINE_OIDC_CLIENT_SECRET: "" })).toEqual([
+      "CELINE_OIDC_CLIENT_SECRET is empty",
+    ]);
+  });
+
+  test("a client secret equal to the client id is named", () => {
+    expect(problemsOf({ ...SECURE, CELINE_OIDC_CLIENT_SECRET: "svc-flexibility" })).toEqual([
+      "CELINE_OIDC_CLIENT_SECRET equals the client id",
+    ]);
+  });
+
+  test.each([
+    ["localhost", "http://localhost:8080/realms/celine"],
+    ["127.0.0.1", "http://127.0.0.1:8080/realms/celine"],
+    ["a .localhost name", "http://keycloak.localhost/realms/celine"],
+  ])("an issuer at %s is named, and the JWKS derived from it too", (_, issuer) => {
+    const problems = problemsOf({ ...SECURE, CELINE_OIDC_BASE_URL: issuer });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toContain("CELINE_OIDC_BASE_URL");
+    expect(problems[1]).toContain("CELINE_OIDC_JWKS_URI");
+  });
+
+  test("a local JWKS under a real issuer is named on its own", () => {
+    expect(problemsOf({ ...SECURE, CELINE_OIDC_JWKS_URI: "http://localhost:8080/certs" })).toEqual([
+      "CELINE_OIDC_JWKS_URI is left at a local default (http://localhost:8080/certs)",
+    ]);
+  });
+
+  test.each(["production", "staging", "DEV", "development", ""])(
+    "CELINE_ENV=%p is hardened (only `dev` relaxes)",
+    (value) => {
+      expect(problemsOf({ CELINE_ENV: value }).length).toBeGreaterThan(0);
+    },
+  );
+
+  test("malformed values are all named in one error", () => {
+    let message = "";
+    try {
+      parseApiEnv({
+        PORT: "eighty",
+        DATABASE_URL: "mysql://db/flex",
+        DB_SCHEMA: "flex; drop table x",
+        COMMUNITY_TIMEZONE: "Mars/Olympus",
+        CELINE_PUBLIC_DOCS: "maybe",
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    for (const name of ["PORT", "DATABASE_URL", "DB_SCHEMA", "COMMUNITY_TIMEZONE", "CELINE_PUBLIC_DOCS"]) {
+      expect(message, message).toContain(`- ${name}:`);
+    }
+  });
+});
+
+describe("security", () => {
+  test("CELINE_ENV=dev relaxes: nothing is refused", () => {
+    expect(problemsOf({ CELINE_ENV: "dev" })).toEqual([]);
+    expect(
+      problemsOf({ CELINE_ENV: "dev", DATABASE_URL: "postgres://postgres:postgres@localhost/flex" }),
+    ).toEqual([]);
+  });
+
+  test("CELINE_ENV=dev turns the docs on; elsewhere only CELINE_PUBLIC_DOCS does", () => {
+    // The rule lives in server.ts (docs: isDev(env) || env.CELINE_PUBLIC_DOCS); check its inputs here.
+    expect(parseApiEnv({ CELINE_ENV: "dev" }).CELINE_ENV).toBe("dev");
+    expect(parseApiEnv({}).CELINE_PUBLIC_DOCS).toBe(false);
+  });
+
+  /** Run the real entry point (`bun run start`) with exactly `env` (no CELINE_ENV=dev). */
+  async function start(env: Env) {
+    const proc = Bun.spawn(["bun", "run", "apps/api/src/index.ts"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const timer = setTimeout(() => proc.kill(), 30_000);
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    clearTimeout(timer);
+    return { code, stderr };
+  }
+
+  test("bun run start with an insecure environment exits non-zero naming every problem", async () => {
+    // Port 1: the database is never reached (the refusal comes first); the broker likewise.
+    const { code, stderr } = await start({
+      DATABASE_URL: "postgres://postgres:postgres@127.0.0.1:1/flex",
+      CELINE_MQTT_PORT: "1",
+      POLICY_DIR: join(ROOT, "does-not-exist"),
+    });
+    expect(code, stderr).not.toBe(0);
+    for (const named of [
+      "DATABASE_URL carries a development password",
+      "CELINE_OIDC_CLIENT_SECRET is empty",
+      "CELINE_OIDC_BASE_URL is left at a local default",
+      "CELINE_OIDC_JWKS_URI is left at a local default",
+      "policy bundle did not load",
+    ]) {
+      expect(stderr, stderr).toContain(named);
+    }
+  }, 60_000);
+
+  test("bun run start with a malformed environment exits non-zero naming the variable", async () => {
+    const { code, stderr } = await start({ PORT: "eighty", CELINE_MQTT_PORT: "1" });
+    expect(code, stderr).not.toBe(0);
+    expect(stderr).toContain("PORT");
+  }, 60_000);
+});

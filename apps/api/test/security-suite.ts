@@ -1,0 +1,452 @@
+import { describe, expect, test } from "bun:test";
+import type { PolicyInput } from "@celine/core";
+import { forgeryKinds } from "@celine/fakes";
+import { commitmentBody, SCOPE, seedCommitment } from "./fixtures.ts";
+import type { Harness, Json } from "./harness.ts";
+
+// The auth checks every secured route must pass, run against each row of SECURED_ROUTES (REST and
+// tRPC alike): forged and missing tokens → 401, a caller the policy refuses → 403 with the policy's
+// reason, a stranger's commitment → 404, header precedence, and exactly one audit record per refusal.
+
+export type Transport = "rest" | "trpc";
+
+export type SecuredRoute = {
+  /** `METHOD /openapi/path` for REST, the procedure path for tRPC. */
+  name: string;
+  transport: Transport;
+  /** Who the route serves: participants acting on their own data, or services holding `scope`. */
+  caller: "participant" | "service";
+  /** The policy action and resource type the verb asks about (named in a 403's audit record). */
+  action: string;
+  resource: string;
+  /** The scope an admitted service holds (participant routes: the scope a service would need). */
+  scope: string;
+  /** The route acts on one commitment the caller must own: a stranger gets 404, never 403. */
+  ownerScoped?: boolean;
+  /** The status an admitted caller gets; omitted where an answer needs the platform fakes. */
+  ok?: number;
+  build(target: { id: string; owner: string }): { method: string; path: string; body?: unknown };
+};
+
+const trpcQuery = (procedure: string, input?: unknown) => ({
+  method: "GET",
+  path: `/trpc/${procedure}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+});
+const trpcMutation = (procedure: string, input?: unknown) => ({
+  method: "POST",
+  path: `/trpc/${procedure}`,
+  body: input ?? {},
+});
+
+/** Every secured route of the API. A route missing here fails the completeness tests below. */
+export const SECURED_ROUTES: SecuredRoute[] = [
+  {
+    name: "POST /api/commitments",
+    transport: "rest",
+    caller: "participant",
+    action: "write",
+    resource: "commitment",
+    scope: SCOPE.write,
+    ok: 201,
+    build: ({ owner }) => ({
+      method: "POST",
+      path: "/api/commitments",
+      body: commitmentBody({ user_id: owner }),
+    }),
+  },
+  {
+    name: "GET /api/commitments",
+    transport: "rest",
+    caller: "participant",
+    action: "read",
+    resource: "commitment",
+    scope: SCOPE.read,
+    ok: 200,
+    build: ({ owner }) => ({ method: "GET", path: `/api/commitments?user_id=${owner}` }),
+  },
+  {
+    name: "DELETE /api/commitments/{id}",
+    transport: "rest",
+    caller: "participant",
+    action: "delete",
+    resource: "commitment",
+    scope: SCOPE.write,
+    ownerScoped: true,
+    ok: 204,
+    build: ({ id }) => ({ method: "DELETE", path: `/api/commitments/${id}` }),
+  },
+  {
+    name: "GET /api/commitments/pending",
+    transport: "rest",
+    caller: "service",
+    action: "service",
+    resource: "commitment",
+    scope: SCOPE.read,
+    ok: 200,
+    build: () => ({ method: "GET", path: "/api/commitments/pending?limit=1" }),
+  },
+  {
+    name: "PATCH /api/commitments/{id}/settle",
+    transport: "rest",
+    caller: "service",
+    action: "settle",
+    resource: "commitment",
+    scope: SCOPE.write,
+    ok: 200,
+    build: ({ id }) => ({
+      method: "PATCH",
+      path: `/api/commitments/${id}/settle`,
+      body: { reward_points_actual: 1 },
+    }),
+  },
+  {
+    name: "GET /api/commitments/export",
+    transport: "rest",
+    caller: "service",
+    action: "export",
+    resource: "commitment",
+    scope: SCOPE.export,
+    ok: 200,
+    build: () => ({ method: "GET", path: "/api/commitments/export?limit=1" }),
+  },
+  {
+    name: "GET /api/suggestions",
+    transport: "rest",
+    caller: "participant",
+    action: "read",
+    resource: "suggestion",
+    scope: SCOPE.read,
+    build: () => ({ method: "GET", path: "/api/suggestions" }),
+  },
+  {
+    name: "POST /api/suggestions/{id}/respond",
+    transport: "rest",
+    caller: "participant",
+    action: "respond",
+    resource: "suggestion",
+    scope: SCOPE.write,
+    build: () => ({ method: "POST", path: "/api/suggestions/w-1/respond", body: { response: "declined" } }),
+  },
+  {
+    name: "GET /api/points/me",
+    transport: "rest",
+    caller: "participant",
+    action: "read",
+    resource: "points",
+    scope: SCOPE.read,
+    build: () => ({ method: "GET", path: "/api/points/me" }),
+  },
+  {
+    name: "GET /api/leaderboard",
+    transport: "rest",
+    caller: "participant",
+    action: "read",
+    resource: "points",
+    scope: SCOPE.read,
+    build: () => ({ method: "GET", path: "/api/leaderboard" }),
+  },
+  {
+    name: "PUT /api/points/me/preferences",
+    transport: "rest",
+    caller: "participant",
+    action: "write",
+    resource: "points",
+    scope: SCOPE.write,
+    build: () => ({ method: "PUT", path: "/api/points/me/preferences", body: { leaderboard_visible: true } }),
+  },
+  {
+    name: "commitments.create",
+    transport: "trpc",
+    caller: "participant",
+    action: "write",
+    resource: "commitment",
+    scope: SCOPE.write,
+    ok: 200,
+    build: ({ owner }) => trpcMutation("commitments.create", commitmentBody({ user_id: owner })),
+  },
+  {
+    name: "commitments.list",
+    transport: "trpc",
+    caller: "participant",
+    action: "read",
+    resource: "commitment",
+    scope: SCOPE.read,
+    ok: 200,
+    build: ({ owner }) => trpcQuery("commitments.list", { user_id: owner }),
+  },
+  {
+    name: "commitments.cancel",
+    transport: "trpc",
+    caller: "participant",
+    action: "delete",
+    resource: "commitment",
+    scope: SCOPE.write,
+    ownerScoped: true,
+    ok: 200,
+    build: ({ id }) => trpcMutation("commitments.cancel", { id }),
+  },
+  {
+    name: "commitments.pending",
+    transport: "trpc",
+    caller: "service",
+    action: "service",
+    resource: "commitment",
+    scope: SCOPE.read,
+    ok: 200,
+    build: () => trpcMutation("commitments.pending", { limit: 1 }),
+  },
+  {
+    name: "commitments.settle",
+    transport: "trpc",
+    caller: "service",
+    action: "settle",
+    resource: "commitment",
+    scope: SCOPE.write,
+    ok: 200,
+    build: ({ id }) => trpcMutation("commitments.settle", { id, reward_points_actual: 1 }),
+  },
+  {
+    name: "suggestions.list",
+    transport: "trpc",
+    caller: "participant",
+    action: "read",
+    resource: "suggestion",
+    scope: SCOPE.read,
+    build: () => trpcQuery("suggestions.list"),
+  },
+  {
+    name: "suggestions.respond",
+    transport: "trpc",
+    caller: "participant",
+    action: "respond",
+    resource: "suggestion",
+    scope: SCOPE.write,
+    build: () => trpcMutation("suggestions.respond", { id: "w-1", response: "declined" }),
+  },
+  {
+    name: "points.me",
+    transport: "trpc",
+    caller: "participant",
+    action: "read",
+    resource: "points",
+    scope: SCOPE.read,
+    build: () => trpcQuery("points.me"),
+  },
+  {
+    name: "points.leaderboard",
+    transport: "trpc",
+    caller: "participant",
+    action: "read",
+    resource: "points",
+    scope: SCOPE.read,
+    build: () => trpcQuery("points.leaderboard"),
+  },
+  {
+    name: "points.setPreferences",
+    transport: "trpc",
+    caller: "participant",
+    action: "write",
+    resource: "points",
+    scope: SCOPE.write,
+    build: () => trpcMutation("points.setPreferences", { leaderboard_visible: true }),
+  },
+];
+
+type Answer = { status: number; headers: Headers; text: string; json: Json };
+
+/** The caller-visible refusal: a problem document on REST, a tRPC error object on tRPC. */
+function expectRefusal(route: SecuredRoute, res: Answer, status: number, detail?: string | RegExp) {
+  expect(res.status, res.text).toBe(status);
+  const message = route.transport === "rest" ? res.json?.detail : res.json?.error?.message;
+  if (route.transport === "rest") {
+    expect(res.headers.get("content-type"), res.text).toContain("application/problem+json");
+  } else {
+    expect(res.json?.error?.data?.httpStatus, res.text).toBe(status);
+  }
+  expect(typeof message, res.text).toBe("string");
+  if (typeof detail === "string") expect(message, res.text).toBe(detail);
+  else if (detail) expect(message, res.text).toMatch(detail);
+}
+
+/** Participant tokens from the issuer fake carry these (and no flexibility.* scope). */
+const PARTICIPANT_SUBJECT = {
+  is_service: false,
+  scopes: ["openid", "profile", "email"],
+  roles: ["participant"],
+};
+
+/**
+ * Registers the shared security tests for `routes` against the harness `getHarness()` answers
+ * (created by the caller's beforeAll).
+ */
+export function runSecuritySuite(getHarness: () => Harness, routes: SecuredRoute[] = SECURED_ROUTES): void {
+  const OWNER = "owner-1";
+
+  async function send(route: SecuredRoute, auth: Record<string, string>, target?: { id: string }) {
+    const h = getHarness();
+    const id = target?.id ?? (await liveCommitment()).id;
+    const { method, path, body } = route.build({ id, owner: OWNER });
+    const requestId = `sec-${crypto.randomUUID()}`;
+    const before = h.audits().length;
+    const res = await h.call(method, path, { body, headers: { ...auth, "x-request-id": requestId } });
+    return { res, requestId, audits: h.audits().slice(before) };
+  }
+
+  function liveCommitment() {
+    const now = Date.now();
+    return seedCommitment(getHarness(), {
+      userId: OWNER,
+      periodStart: new Date(now - 60_000),
+      periodEnd: new Date(now + 3_600_000),
+    });
+  }
+
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  async function admittedToken(route: SecuredRoute): Promise<string> {
+    const h = getHarness();
+    return route.caller === "participant" ? h.participant(OWNER) : h.service([route.scope], "svc-admitted");
+  }
+
+  async function policyReason(subject: NonNullable<PolicyInput["subject"]>, route: SecuredRoute) {
+    const decision = await getHarness().deps.authorizer({
+      subject,
+      action: { name: route.action },
+      resource: { type: route.resource, attributes: {} },
+    });
+    expect(decision.allow, `the policy admits ${JSON.stringify(subject)} to ${route.name}`).toBe(false);
+    return decision.reason;
+  }
+
+  /** The one audit record of a refusal, with the fields the issue names and nothing personal. */
+  function expectOneAuditRecord(
+    audits: Json[],
+    expected: { requestId: string; sub: string | null; clientId: string | null; action?: string },
+  ) {
+    expect(audits, JSON.stringify(audits)).toHaveLength(1);
+    const [record] = audits;
+    expect(record).toMatchObject({
+      event: "denied",
+      sub: expected.sub,
+      client_id: expected.clientId,
+      request_id: expected.requestId,
+    });
+    expect(typeof record.action).toBe("string");
+    expect(record.action.length).toBeGreaterThan(0);
+    if (expected.action) expect(record.action).toBe(expected.action);
+    expect(typeof record.reason).toBe("string");
+    for (const key of ["email", "name", "preferred_username", "given_name", "family_name"]) {
+      expect(record, `audit record carries ${key}`).not.toHaveProperty(key);
+    }
+    expect(JSON.stringify(record)).not.toContain("@participants.test");
+  }
+
+  describe.each(routes.map((r) => [`${r.transport} ${r.name}`, r] as const))(
+    "security suite: %s",
+    (_, route) => {
+      if (route.ok !== undefined) {
+        test(`an admitted ${route.caller} gets ${route.ok} (the suite is not vacuous)`, async () => {
+          const { res, audits } = await send(route, bearer(await admittedToken(route)));
+          expect(res.status, res.text).toBe(route.ok as number);
+          expect(audits).toHaveLength(0);
+        });
+      }
+
+      test("no token → 401 'missing', one audit record with sub null", async () => {
+        const { res, requestId, audits } = await send(route, {});
+        expectRefusal(route, res, 401, /missing/);
+        expectOneAuditRecord(audits, { requestId, sub: null, clientId: null });
+      });
+
+      test.each([...forgeryKinds])(
+        "forged token (%s) → 401, one audit record with sub null",
+        async (kind) => {
+          const token = await getHarness().issuer.mintForged(kind, "forged-admin");
+          const { res, requestId, audits } = await send(route, bearer(token));
+          expectRefusal(route, res, 401, kind === "expired" ? /expired/ : /invalid/);
+          expectOneAuditRecord(audits, { requestId, sub: null, clientId: null });
+          expect(JSON.stringify(audits)).not.toContain("forged-admin");
+        },
+      );
+
+      test.each([
+        ["not a JWT", { authorization: "Bearer not-a-jwt" }],
+        ["three empty segments", { authorization: "Bearer .." }],
+        ["Basic credentials", { authorization: `Basic ${btoa("svc:secret")}` }],
+        ["an empty bearer", { authorization: "Bearer " }],
+        ["garbage in the proxy header", { "x-auth-request-access-token": "garbage" }],
+      ])("%s → 401 with one audit record", async (_, headers) => {
+        const { res, requestId, audits } = await send(route, headers);
+        expectRefusal(route, res, 401);
+        expectOneAuditRecord(audits, { requestId, sub: null, clientId: null });
+      });
+
+      test("a service without the route's scope → 403 with the policy's reason and one audit record", async () => {
+        const h = getHarness();
+        const token = await h.service([], "svc-scopeless");
+        const reason = await policyReason(
+          { id: "service-account-id-svc-scopeless", is_service: true, scopes: [], roles: [] },
+          route,
+        );
+        const { res, requestId, audits } = await send(route, bearer(token));
+        expectRefusal(route, res, 403, reason);
+        expectOneAuditRecord(audits, {
+          requestId,
+          sub: "service-account-id-svc-scopeless",
+          clientId: "svc-scopeless",
+          action: route.action,
+        });
+        expect(audits[0]?.reason).toBe(reason);
+      });
+
+      if (route.caller === "service") {
+        test("a participant → 403 with the policy's reason and one audit record (no email, no name)", async () => {
+          const token = await getHarness().participant(OWNER);
+          const reason = await policyReason({ id: OWNER, ...PARTICIPANT_SUBJECT }, route);
+          const { res, requestId, audits } = await send(route, bearer(token));
+          expectRefusal(route, res, 403, reason);
+          expectOneAuditRecord(audits, {
+            requestId,
+            sub: OWNER,
+            clientId: "celine-webapp",
+            action: route.action,
+          });
+          expect(audits[0]?.reason).toBe(reason);
+        });
+      }
+
+      if (route.ownerScoped) {
+        test("a stranger's commitment → 404 (never 403), no audit record, and it stays live", async () => {
+          const target = await liveCommitment();
+          const stranger = await getHarness().participant("stranger-9");
+          const { res, audits } = await send(route, bearer(stranger), target);
+          expectRefusal(route, res, 404);
+          expect(audits).toHaveLength(0);
+          const owner = await getHarness().participant(OWNER);
+          const listed = await getHarness().call("GET", "/api/commitments?status=committed&limit=200", {
+            token: owner,
+          });
+          expect(listed.json.items.map((c: { id: string }) => c.id)).toContain(target.id);
+        });
+      }
+
+      test("the proxy header wins over Authorization: a valid proxy token with a junk bearer is admitted", async () => {
+        const { res } = await send(route, {
+          "x-auth-request-access-token": await admittedToken(route),
+          authorization: "Bearer junk.junk.junk",
+        });
+        if (route.ok !== undefined) expect(res.status, res.text).toBe(route.ok);
+        else expect(res.status, res.text).not.toBe(401);
+      });
+
+      test("the proxy header wins over Authorization: a junk proxy token refuses a valid bearer", async () => {
+        const { res, audits } = await send(route, {
+          "x-auth-request-access-token": "junk.junk.junk",
+          ...bearer(await admittedToken(route)),
+        });
+        expectRefusal(route, res, 401, /invalid/);
+        expect(audits).toHaveLength(1);
+      });
+    },
+  );
+}

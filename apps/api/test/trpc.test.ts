@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Db } from "@celine/core";
+import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from "@trpc/client";
+import type { AppRouter } from "../src/trpc/router.ts";
+import { commitmentBody, HOOK_TIMEOUT, SCOPE, seedCommitment, UNKNOWN_ID, WIRE_KEYS } from "./fixtures.ts";
+import { createHarness, type Harness } from "./harness.ts";
+
+// /trpc/commitments.*: the same verbs, schemas, identity and policy as REST; domain errors mapped
+// to tRPC codes. Driven through the real @trpc/client, whose fetch is the app itself.
+
+const SECRET = "could not connect to db.internal:5432 as flex_owner";
+
+let h: Harness;
+let broken: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  broken = await createHarness({
+    database: {
+      db: new Proxy(
+        {},
+        {
+          get() {
+            throw new Error(SECRET);
+          },
+        },
+      ) as Db,
+      ping: () => Promise.reject(new Error(SECRET)),
+    },
+  });
+}, HOOK_TIMEOUT);
+afterAll(async () => {
+  await Promise.all([h.close(), broken.close()]);
+});
+
+type ClientOptions = { token?: string; headers?: Record<string, string>; batch?: boolean; on?: Harness };
+
+function clientFor({ token, headers = {}, batch = true, on = h }: ClientOptions = {}) {
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const options = {
+    url: "http://127.0.0.1/trpc",
+    fetch: async (url: URL | RequestInfo, init?: RequestInit) => on.app.request(String(url), init),
+    headers: () => ({ ...headers, ...auth }),
+  };
+  return createTRPCClient<AppRouter>({ links: [batch ? httpBatchLink(options) : httpLink(options)] });
+}
+
+/** The tRPC error a call fails with (fails the test when it succeeds). */
+async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
+  try {
+    const value = await call;
+    throw new Error(`expected a tRPC error, got ${JSON.stringify(value)}`);
+  } catch (error) {
+    if (!(error instanceof TRPCClientError)) throw error;
+    return error as TRPCClientError<AppRouter>;
+  }
+}
+
+describe("happy", () => {
+  test("a participant creates, lists and cancels their own commitment", async () => {
+    const alice = clientFor({ token: await h.participant("alice") });
+    const created = await alice.commitments.create.mutate(commitmentBody({ user_id: "mallory" }));
+    for (const key of WIRE_KEYS) expect(created, `missing ${key}`).toHaveProperty(key);
+    expect(created.user_id).toBe("alice");
+    expect(created.status).toBe("committed");
+    const listed = await alice.commitments.list.query({ limit: 10 });
+    expect(listed.total).toBe(1);
+    expect(listed.items[0]?.id).toBe(created.id);
+    expect(await alice.commitments.cancel.mutate({ id: created.id })).toBeNull();
+    const after = await alice.commitments.list.query({ status: "cancelled" });
+    expect(after.items.map((c) => c.id)).toEqual([created.id]);
+  });
+
+  test("REST and tRPC answer the same object for the same commitment", async () => {
+    const token = await h.participant("dora");
+    const created = await clientFor({ token }).commitments.create.mutate(commitmentBody());
+    const rest = await h.call("GET", "/api/commitments", { token });
+    expect(rest.json.items[0]).toEqual(created);
+  });
+
+  test("a service claims pending commitments and settles one", async () => {
+    const { id } = await seedCommitment(h, {
+      userId: "erin",
+      periodStart: new Date(Date.now() - 60_000),
+      periodEnd: new Date(Date.now() + 3_600_000),
+    });
+    const reminders = clientFor({ token: await h.service([SCOPE.read]) });
+    const claimed = await reminders.commitments.pending.mutate();
+    expect(claimed.map((c) => c.id)).toContain(id);
+    const settler = clientFor({ token: await h.service([SCOPE.write]) });
+    const settled = await settler.commitments.settle.mutate({ id, reward_points_actual: 8, actual_kwh: 1.5 });
+    expect(settled).toMatchObject({ id, status: "settled", reward_points_actual: 8, actual_kwh: 1.5 });
+  });
+
+  test("a service lists a named member", async () => {
+    await seedCommitment(h, { userId: "frank" });
+    const reader = clientFor({ token: await h.service([SCOPE.read]) });
+    expect((await reader.commitments.list.query({ user_id: "frank" })).total).toBe(1);
+  });
+
+  test("the proxy header identifies the caller as it does on REST", async () => {
+    const viaProxy = clientFor({ headers: { "x-auth-request-access-token": await h.participant("gina") } });
+    const created = await viaProxy.commitments.create.mutate(commitmentBody());
+    expect(created.user_id).toBe("gina");
+  });
+
+  test("unbatched calls (httpLink) work the same", async () => {
+    const single = clientFor({ token: await h.participant("hank"), batch: false });
+    expect((await single.commitments.list.query({})).total).toBe(0);
+  });
+});
+
+describe("errors", () => {
+  test("unknown commitment → NOT_FOUND (HTTP 404)", async () => {
+    const error = await failure(
+      clientFor({ token: await h.participant("alice") }).commitments.cancel.mutate({ id: UNKNOWN_ID }),
+    );
+    expect(error.data?.code).toBe("NOT_FOUND");
+    expect(error.data?.httpStatus).toBe(404);
+  });
+
+  test("cancelling twice → CONFLICT (HTTP 409)", async () => {
+    const client = clientFor({ token: await h.participant("alice") });
+    const created = await client.commitments.create.mutate(commitmentBody());
+    await client.commitments.cancel.mutate({ id: created.id });
+    const error = await failure(client.commitments.cancel.mutate({ id: created.id }));
+    expect(error.data?.code).toBe("CONFLICT");
+    expect(error.data?.httpStatus).toBe(409);
+    expect(error.message).toContain("cancelled");
+  });
+
+  test("settling twice → CONFLICT", async () => {
+    const { id } = await seedCommitment(h, { userId: "ivan" });
+    const settler = clientFor({ token: await h.service([SCOPE.write]) });
+    await settler.commitments.settle.mutate({ id, reward_points_actual: 1 });
+    const error = await failure(settler.commitments.settle.mutate({ id, reward_points_actual: 2 }));
+    expect(error.data?.code).toBe("CONFLICT");
+  });
+
+  test.each([
+    ["list", (c: ReturnType<typeof clientFor>) => c.commitments.list.query({})],
+    ["create", (c: ReturnType<typeof clientFor>) => c.commitments.create.mutate(commitmentBody())],
+  ])("a service that does not name user_id (%s) → UNPROCESSABLE_CONTENT naming it", async (_, call) => {
+    const token = await h.service([SCOPE.read, SCOPE.write]);
+    const error = await failure(call(clientFor({ token })));
+    expect(error.data?.code).toBe("UNPROCESSABLE_CONTENT");
+    expect(error.data?.httpStatus).toBe(422);
+    expect(error.message).toContain("user_id");
+  });
+
+  test("input that fails the shared schema → BAD_REQUEST naming the field", async () => {
+    const client = clientFor({ token: await h.participant("alice") });
+    const error = await failure(
+      client.commitments.create.mutate(commitmentBody({ period_end: "2026-07-02T10:00:00Z" })),
+    );
+    expect(error.data?.code).toBe("BAD_REQUEST");
+    expect(error.message).toContain("period_end");
+  });
+
+  test("an unknown procedure → NOT_FOUND", async () => {
+    const res = await h.app.request("/trpc/commitments.nope", {
+      headers: { authorization: `Bearer ${await h.participant("alice")}` },
+    });
+    expect(res.status).toBe(404);
+  });
+
+  test("an unexpected failure → INTERNAL_SERVER_ERROR with the request id and no internals", async () => {
+    const client = clientFor({ token: await broken.participant("alice"), on: broken });
+    const error = await failure(client.commitments.list.query({}));
+    expect(error.data?.code).toBe("INTERNAL_SERVER_ERROR");
+    const raw = JSON.stringify(error.shape);
+    expect(raw).not.toContain("flex_owner");
+    expect(raw).not.toContain("db.internal");
+    expect(raw).not.toContain(".ts:");
+    expect(error.data && "stack" in error.data).toBe(false);
+    const withMessages = (value: unknown) =>
+      JSON.stringify(value, (_, v) => (v instanceof Error ? { message: v.message } : v));
+    const logged = broken.logs.find((l) => l.level === "error" && withMessages(l).includes("flex_owner"));
+    expect(logged, "the cause is logged").toBeDefined();
+    expect(error.message).toContain(String(logged?.request_id));
+  });
+});
+
+describe("security", () => {
+  test("no token → UNAUTHORIZED (HTTP 401) naming the cause", async () => {
+    const error = await failure(clientFor().commitments.list.query({}));
+    expect(error.data?.code).toBe("UNAUTHORIZED");
+    expect(error.data?.httpStatus).toBe(401);
+    expect(error.message).toContain("missing");
+  });
+
+  test("a forged token → UNAUTHORIZED", async () => {
+    const error = await failure(
+      clientFor({ token: await h.issuer.mintForged("tampered-payload") }).commitments.list.query({}),
+    );
+    expect(error.data?.code).toBe("UNAUTHORIZED");
+  });
+
+  test.each([
+    ["pending", (c: ReturnType<typeof clientFor>) => c.commitments.pending.mutate()],
+    [
+      "settle",
+      (c: ReturnType<typeof clientFor>) =>
+        c.commitments.settle.mutate({ id: UNKNOWN_ID, reward_points_actual: 1 }),
+    ],
+  ])("a participant on the service procedure %s → FORBIDDEN with the policy's reason", async (_, call) => {
+    const error = await failure(call(clientFor({ token: await h.participant("alice") })));
+    expect(error.data?.code).toBe("FORBIDDEN");
+    expect(error.data?.httpStatus).toBe(403);
+    expect(error.message).toBe("action not permitted");
+  });
+
+  test("a service without the write scope → FORBIDDEN naming it", async () => {
+    const reader = clientFor({ token: await h.service([SCOPE.read]) });
+    const error = await failure(
+      reader.commitments.settle.mutate({ id: UNKNOWN_ID, reward_points_actual: 1 }),
+    );
+    expect(error.data?.code).toBe("FORBIDDEN");
+    expect(error.message).toBe("missing scope flexibility.commitments.write");
+  });
+
+  test("a stranger's commitment → NOT_FOUND, and it stays live", async () => {
+    const owner = clientFor({ token: await h.participant("alice") });
+    const created = await owner.commitments.create.mutate(commitmentBody());
+    const mallory = clientFor({ token: await h.participant("mallory") });
+    const error = await failure(mallory.commitments.cancel.mutate({ id: created.id }));
+    expect(error.data?.code).toBe("NOT_FOUND");
+    const still = await owner.commitments.list.query({ status: "committed", limit: 200 });
+    expect(still.items.map((c) => c.id)).toContain(created.id);
+  });
+
+  test("a batch of three calls with a bad token: three UNAUTHORIZED answers, one audit record", async () => {
+    const before = h.audits().length;
+    const client = clientFor({ token: await h.issuer.mintForged("expired") });
+    // Queries issued in the same tick travel as one HTTP request.
+    const results = await Promise.allSettled([
+      client.commitments.list.query({}),
+      client.commitments.list.query({ limit: 5 }),
+      client.commitments.list.query({ status: "settled" }),
+    ]);
+    for (const result of results) {
+      expect(result.status).toBe("rejected");
+      if (result.status === "rejected") expect(result.reason.data?.code).toBe("UNAUTHORIZED");
+    }
+    const records = h.audits().slice(before);
+    expect(records, JSON.stringify(records)).toHaveLength(1);
+    expect(records[0]).toMatchObject({ event: "denied", sub: null, reason: "token expired" });
+  });
+});
