@@ -116,6 +116,8 @@ describe("happy", () => {
     ["a literal space before the offset", "2026-06-01T17:00:00%2002:00"],
     ["a raw + before a compact offset", "2026-06-01T17:00:00+0200"],
     ["a negative offset", "2026-06-01T10:00:00-05:00"],
+    ["a naive time with a space separator", "2026-06-01%2015:00"],
+    ["a space separator and a raw + offset", "2026-06-01%2017:00:00+02:00"],
   ])("created_after with %s means the same instant", async (_, value) => {
     const res = await exportCall(exporter, `?created_after=${value}`);
     expect(res.status, res.text).toBe(200);

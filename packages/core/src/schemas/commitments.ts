@@ -95,7 +95,8 @@ export const PendingQuery = z.object({ limit: Limit(1000, 500) });
 /** `created_after` may arrive with its offset's `+` decoded as a space by a careless client. */
 const CreatedAfter = z
   .string()
-  .transform((text) => text.trim().replace(/ (\d{2}:?\d{2})$/, "+$1"))
+  // Only a space right after a clock time is a lost `+`; "2026-07-02 11:00" is a naive instant.
+  .transform((text) => text.trim().replace(/(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$/, "$1+$2"))
   .pipe(InstantInput);
 
 export const ExportQuery = z.object({
