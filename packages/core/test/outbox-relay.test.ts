@@ -34,6 +34,7 @@ import {
   sendDueReminders,
   startOutboxRelay,
   unconfiguredPlatform,
+  wakeOutbox,
 } from "../src/index.ts";
 import { createTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
@@ -509,6 +510,31 @@ describe("startOutboxRelay", () => {
     const late = await commit();
     await Bun.sleep(300);
     expect(await statusesOf(late.id)).toEqual(["pending", "pending", "pending"]);
+  });
+
+  test("an enqueue without NOTIFY is woken by wakeOutbox after the commit (the accept path)", async () => {
+    const relay = await startOutboxRelay({
+      database,
+      platform,
+      log,
+      metrics,
+      now: clock.now,
+      pollMs: 60_000,
+    });
+    try {
+      await Bun.sleep(200);
+      const c = await commit({ entries: false });
+      await enqueue(systemCtx(), commitmentEntries(c, DEFAULT_CORE_CONFIG, clock.now()), { notify: false });
+      await Bun.sleep(300);
+      // Nothing told the relay yet: it is asleep for a minute.
+      expect(await statusesOf(c.id)).toEqual(["pending", "pending", "pending"]);
+      for (let i = 0; i < 5; i += 1) wakeOutbox(database.db);
+      const deadline = Date.now() + 10_000;
+      while ((await statusesOf(c.id))[1] !== "delivered" && Date.now() < deadline) await Bun.sleep(20);
+      expect((await statusesOf(c.id)).slice(0, 2)).toEqual(["delivered", "delivered"]);
+    } finally {
+      await relay.stop();
+    }
   });
 
   test("without LISTEN it still delivers, by polling", async () => {

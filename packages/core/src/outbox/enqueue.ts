@@ -21,8 +21,15 @@ export type OutboxEntry =
 /**
  * Write side effects in the caller's transaction: they exist exactly when the state change that
  * caused them commits. The NOTIFY is delivered on commit and wakes the relay at once.
+ *
+ * `notify: false` leaves the NOTIFY out of the transaction (a NOTIFY serialises the commits of
+ * every notifying transaction): hot paths then call `wakeOutbox(ctx.db)` after committing.
  */
-export async function enqueue(ctx: Ctx, entries: OutboxEntry[]): Promise<void> {
+export async function enqueue(
+  ctx: Ctx,
+  entries: OutboxEntry[],
+  { notify = true }: { notify?: boolean } = {},
+): Promise<void> {
   if (entries.length === 0) return;
   const now = ctx.now();
   await ctx.db.insert(outbox).values(
@@ -36,5 +43,5 @@ export async function enqueue(ctx: Ctx, entries: OutboxEntry[]): Promise<void> {
       nextAttemptAt: e.dueAt ?? now,
     })),
   );
-  await ctx.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
+  if (notify) await ctx.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
 }

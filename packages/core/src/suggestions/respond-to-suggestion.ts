@@ -6,6 +6,7 @@ import { type CommitmentRow, commitments, offers } from "../db/schema.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import { commitmentEntries } from "../outbox/commitment-entries.ts";
 import { enqueue } from "../outbox/enqueue.ts";
+import { wakeOutbox } from "../outbox/wake.ts";
 import type { DtAuth } from "../platform/ports.ts";
 import { RespondInput, type RespondOut, SuggestionIdParam } from "../schemas/suggestions.ts";
 import { parseInstant } from "../time.ts";
@@ -85,12 +86,16 @@ async function accept(ctx: Ctx, owner: string, id: string, answer: RespondInput)
         })
         .returning();
       if (row) {
-        await enqueue(tx, commitmentEntries(row, ctx.config, now));
-        return row;
+        // The NOTIFY goes after the commit, coalesced (see wakeOutbox): in the transaction it
+        // would serialise every accept's commit.
+        await enqueue(tx, commitmentEntries(row, ctx.config, now), { notify: false });
+        return { row, created: true };
       }
-      return liveCommitment(tx.db, owner, id);
+      const live = await liveCommitment(tx.db, owner, id);
+      return live ? { row: live, created: false } : null;
     });
-    if (result) return committedOut(result);
+    if (result?.created) wakeOutbox(ctx.db, ctx.log);
+    if (result) return committedOut(result.row);
   }
   throw new ConflictError(`window ${id} changed while accepting; try again`);
 }

@@ -1,0 +1,539 @@
+// The accept spike: POST /api/suggestions/{id}/respond {"response":"accepted"} offered at a fixed
+// rate (open loop: requests leave on schedule whether or not earlier ones have answered; latency is
+// measured from the scheduled moment, so a stalled server cannot hide its queue) against the real
+// API process, which also runs the outbox relay (MQTT broker + nudging tool fake). Afterwards every
+// answer is checked against the database, the broker and the nudging tool: lost = 0, duplicates = 0.
+// Beside it, pgbench runs the statements one accept sends (two SELECTs, the commitment INSERT, the
+// three outbox INSERTs, the NOTIFY, in one transaction) at the same offered rate and flat out.
+// `bun run bench/accept.bench.ts [--write] [--rate=1000] [--seconds=60]`
+// --write rewrites the "Accept spike" section of bench/RESULTS.md.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startEmbeddedBroker, startNudgingTool, startOidcIssuer } from "@celine/fakes";
+import mqtt from "mqtt";
+import { postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
+import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
+import { runPgbench } from "./lib/pgbench.ts";
+import { apiEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
+import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
+import { requireTools, run } from "./lib/tools.ts";
+
+const arg = (name: string, fallback: number) =>
+  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+
+/** Every `DUPLICATE_EVERY`-th request repeats an earlier member's accept (an impatient double tap). */
+const DUPLICATE_EVERY = 10;
+/** The generator never holds more requests open than this; beyond it a request counts as not sent. */
+const MAX_IN_FLIGHT = 2_000;
+const WINDOW = "w-spike";
+const DATABASE = "flex_bench_accept";
+
+if (process.argv.includes("--generator")) {
+  await generate();
+  process.exit(0);
+}
+
+const RATE = arg("rate", 1_000);
+const SECONDS = arg("seconds", 60);
+const WARMUP_RATE = 200;
+const WARMUP_SECONDS = 5;
+const PGBENCH_CONNECTIONS = 16;
+const CEILING_SECONDS = 20;
+
+await requireTools(["pgbench", "psql"]);
+mkdirSync(OUT_DIR, { recursive: true });
+const cleanups: (() => Promise<void>)[] = [];
+async function cleanUp() {
+  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
+  cleanups.length = 0;
+}
+process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+
+try {
+  const total = RATE * SECONDS;
+  const members = total - Math.floor(total / DUPLICATE_EVERY);
+  const warmMembers = WARMUP_RATE * WARMUP_SECONDS;
+  const db = await createBenchDatabase(DATABASE);
+  cleanups.push(() => db.drop());
+
+  const issuer = await startOidcIssuer({ tokenTtlSeconds: 7200 });
+  cleanups.push(() => issuer.close());
+  // Counted as they arrive: one entry per (event type, commitment).
+  const nudges = new Map<string, number>();
+  const nudging = await startNudgingTool({
+    issuer,
+    onEvent: ({ event }) => {
+      const key = `${event.event_type}|${event.facts.commitment_id}`;
+      nudges.set(key, (nudges.get(key) ?? 0) + 1);
+    },
+  });
+  cleanups.push(() => nudging.close());
+  const broker = await brokerUrl();
+  cleanups.push(broker.close);
+  const prefix = `bench${crypto.randomUUID().slice(0, 8)}`;
+  const messages = new Map<string, number>();
+  const subscriber = await mqtt.connectAsync(broker.url, { clientId: `sub-${prefix}`, clean: true });
+  cleanups.push(() => subscriber.endAsync());
+  subscriber.on("message", (_topic, payload) => {
+    const id = String(JSON.parse(payload.toString()).commitment_id);
+    messages.set(id, (messages.get(id) ?? 0) + 1);
+  });
+  await subscriber.subscribeAsync(`${prefix}/celine/flexibility/committed/+`, { qos: 1 });
+
+  // What GET /api/suggestions would have recorded: every member was offered tomorrow's window.
+  const seeded = performance.now();
+  await seedOffers(db, "spike", members);
+  await seedOffers(db, "warm", warmMembers);
+  console.log(`seeded ${fmt(members + warmMembers)} offers in ${fmt(performance.now() - seeded)} ms`);
+
+  // One token per member (ES256: minting 50,000 RS256 tokens would take longer than the run).
+  const minted = performance.now();
+  const mint = (sub: string) =>
+    issuer.mint(
+      {
+        iss: issuer.url,
+        aud: issuer.audience,
+        sub,
+        email: `${sub}@example.org`,
+        iat: Math.floor(Date.now() / 1000),
+        exp: Math.floor(Date.now() / 1000) + 7200,
+      },
+      { alg: "ES256" },
+    );
+  const plan = async (tag: string, count: number, requests: number) => {
+    const tokens: string[] = [];
+    for (let i = 1; i <= count; i += 1) tokens.push(await mint(`${tag}-${i}`));
+    const file = join(OUT_DIR, `accept-${tag}.plan`);
+    // Request k: the next member, or (every DUPLICATE_EVERY-th) a repeat of a member seven requests back.
+    const lines: string[] = [];
+    let next = 0;
+    for (let k = 0; k < requests; k += 1) {
+      const repeat = (k + 1) % DUPLICATE_EVERY === 0 && k >= 7;
+      const member = repeat ? Number(lines[k - 7]?.split(" ")[0]) : next++;
+      lines.push(`${member} ${tokens[member % tokens.length]}`);
+    }
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    return file;
+  };
+  const warmPlan = await plan("warm", warmMembers, WARMUP_RATE * WARMUP_SECONDS);
+  const spikePlan = await plan("spike", members, total);
+  console.log(`minted ${fmt(members + warmMembers)} tokens in ${fmt(performance.now() - minted)} ms`);
+
+  const nudgingUrl = new URL(nudging.url);
+  const mqttUrl = new URL(broker.url);
+  const profileDir = join(OUT_DIR, "profile-accept");
+  const api = await startServer({
+    name: "accept-api",
+    script: "apps/api/src/index.ts",
+    // --profile: a CPU profile of the API process (spike included) into bench/out/profile-accept.
+    bunArgs: process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    env: apiEnv({
+      databaseUrl: db.url,
+      issuer,
+      extra: {
+        CELINE_OIDC_CLIENT_ID: "svc-flexibility",
+        CELINE_OIDC_CLIENT_SECRET: "svc-flexibility-secret",
+        NUDGING_API_URL: nudgingUrl.origin,
+        // Never called: every accept finds its offer, which names community and device.
+        DIGITAL_TWIN_API_URL: "http://127.0.0.1:9",
+        CELINE_MQTT_HOST: mqttUrl.hostname,
+        CELINE_MQTT_PORT: mqttUrl.port || "1883",
+        CELINE_MQTT_TOPIC_PREFIX: prefix,
+      },
+    }),
+  });
+  cleanups.push(() => api.stop());
+
+  console.log(`warm-up: ${WARMUP_RATE} req/s for ${WARMUP_SECONDS} s…`);
+  await runGenerator(api.url, warmPlan, WARMUP_RATE, WARMUP_SECONDS);
+  await drained(db, 120_000);
+  const busyBefore = await waitForQuiet();
+
+  console.log(
+    `spike: ${fmt(RATE)} req/s for ${SECONDS} s (${fmt(total)} requests, ${fmt(members)} members)…`,
+  );
+  const cpu = startCpuAccounting({
+    api: (p) => p.pid === api.pid,
+    postgres: postgresBackendOf(DATABASE),
+    generator: (p) => p.cmdline.includes("accept.bench.ts --generator"),
+  });
+  const spike = await runGenerator(api.url, spikePlan, RATE, SECONDS);
+  const spikeEnded = performance.now();
+  const usage = cpu.stop();
+  const drainMs = (await drained(db, 600_000)) ? performance.now() - spikeEnded : Number.NaN;
+  // Late QoS 1 messages and nudges still in flight settle in well under a second.
+  await Bun.sleep(1_000);
+  const check = await verify(db, spike, messages, nudges);
+  console.log(
+    `spike: ${fmt(spike.throughput, 1)} answered/s, p50 ${fmt(spike.p50, 1)} ms, p99 ${fmt(spike.p99, 1)} ms, ` +
+      `${JSON.stringify(spike.statuses)}, not sent ${spike.notSent}; relay drained ${fmt(drainMs / 1000, 1)} s after; ` +
+      `lost ${check.lost}, duplicates ${check.duplicates}`,
+  );
+
+  await api.stop();
+  const ceilingScript = pgbenchScript();
+  console.log(`pgbench at ${fmt(RATE)}/s for ${SECONDS} s…`);
+  const atRate = await pgbenchAtRate(db, ceilingScript, RATE, SECONDS);
+  console.log(`pgbench flat out for ${CEILING_SECONDS} s…`);
+  const flatOut = await runPgbench({
+    script: ceilingScript,
+    variables: {},
+    connections: PGBENCH_CONNECTIONS,
+    threads: 2,
+    seconds: CEILING_SECONDS,
+    libpqEnv: db.libpqEnv,
+  });
+  const [{ version } = { version: "?" }] = await db.sql<{ version: string }[]>`
+    select current_setting('server_version') as version`;
+
+  const ms = (v: number | undefined) => fmt((v ?? 0) / Math.max(1, spike.answered), 2);
+  const table = formatTable([
+    ["", "offered /s", "answered /s", "p50 ms", "p99 ms", "max ms", "errors", "lost", "duplicates"],
+    [
+      "API accept (real process, relay on)",
+      fmt(RATE),
+      fmt(spike.throughput, 1),
+      fmt(spike.p50, 1),
+      fmt(spike.p99, 1),
+      fmt(spike.max, 1),
+      fmt(spike.failed + spike.notSent),
+      fmt(check.lost),
+      fmt(check.duplicates),
+    ],
+    [
+      "ceiling: pgbench, same statements, same rate",
+      fmt(RATE),
+      fmt(atRate.requestsPerSecond, 1),
+      fmt(atRate.p50Ms, 1),
+      fmt(atRate.p99Ms, 1),
+      fmt(atRate.maxMs, 1),
+      fmt(atRate.errors),
+      "–",
+      "–",
+    ],
+    [
+      `ceiling: pgbench flat out (-c ${PGBENCH_CONNECTIONS})`,
+      "–",
+      fmt(flatOut.requestsPerSecond, 1),
+      fmt(flatOut.p50Ms, 1),
+      fmt(flatOut.p99Ms, 1),
+      "–",
+      fmt(flatOut.errors),
+      "–",
+      "–",
+    ],
+  ]);
+  const section = [
+    "## Accept spike",
+    "",
+    `\`bun run bench/accept.bench.ts --write\` — ${describeMachine()}, PostgreSQL ${version} on the same host.`,
+    "",
+    `\`POST /api/suggestions/${WINDOW}/respond {"response":"accepted"}\` offered at ${fmt(RATE)} requests/s for`,
+    `${SECONDS} s by an open-loop generator (a Bun process firing on schedule, at most ${fmt(MAX_IN_FLIGHT)} in flight;`,
+    "latency counted from each request's scheduled moment). Each request is a different member with their",
+    `own ES256 JWT (verified on first use) and an offer on record; every ${DUPLICATE_EVERY}th request repeats the`,
+    "accept of a member seven requests earlier. The real API process (`apps/api/src/index.ts`, default pool",
+    "and log level) runs the outbox relay: each commitment's `committed` event goes to the broker",
+    `(${broker.kind}) and its confirmation to the nudging tool fake; its reminder stays held (the window is tomorrow).`,
+    `After a ${WARMUP_SECONDS} s warm-up at ${WARMUP_RATE}/s. Ceilings: pgbench (\`-M prepared\`, ${PGBENCH_CONNECTIONS} clients) running what one`,
+    "accept sends — SELECT live commitment, SELECT offer, INSERT commitment ON CONFLICT DO NOTHING, INSERT",
+    "three outbox rows — in one transaction, at the same rate (`-R`, latency from the schedule) and flat out.",
+    "(The API's NOTIFY is sent after the commit, coalesced per process: a NOTIFY inside the transaction takes",
+    "a database-wide lock through the commit's flush and capped this transaction at ~560/s against ~1,700/s.)",
+    "",
+    ...table,
+    "",
+    `- Answers: ${JSON.stringify(spike.statuses)}; ${fmt(spike.notSent)} not sent (in-flight bound), ${fmt(spike.failed)} failed.`,
+    `- Afterwards: ${fmt(check.commitments)} commitments for ${fmt(check.keys)} distinct members answered 200; `,
+    `  ${fmt(check.messages)} \`committed\` messages and ${fmt(check.confirmations)} confirmations received; the relay`,
+    `  finished ${fmt(drainMs / 1000, 1)} s after the spike ended. Lost = answered ids missing from the database +`,
+    "  commitments without their message or confirmation; duplicates = a second live commitment for a member, or",
+    `  a second message/confirmation for one commitment (${fmt(check.messageRepeats)} MQTT re-deliveries, which QoS 1 allows, are counted here).`,
+    `- CPU during the spike (ms per answered request): API ${ms(usage.groups.api)}, PostgreSQL ${ms(usage.groups.postgres)},`,
+    `  generator ${ms(usage.groups.generator)}, everything else ${ms(usage.other)} (fakes, broker, other sessions; ${fmt(100 * busyBefore, 0)} % busy before).`,
+    "",
+  ].join("\n");
+  console.log(`\n${section}`);
+  if (process.argv.includes("--write")) writeSection("Accept spike", section);
+} finally {
+  await cleanUp();
+}
+
+// ————— the generator (a separate process, so its timing is not disturbed by the fakes) —————
+
+type Spike = {
+  answered: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+  max: number;
+  statuses: Record<string, number>;
+  failed: number;
+  notSent: number;
+  /** member → every commitment id answered for them */
+  answers: Record<string, string[]>;
+};
+
+async function runGenerator(url: string, planFile: string, rate: number, seconds: number): Promise<Spike> {
+  const out = `${planFile}.out.json`;
+  await run(
+    [
+      process.execPath,
+      join(REPO, "bench/accept.bench.ts"),
+      "--generator",
+      url,
+      planFile,
+      out,
+      String(rate),
+      String(seconds),
+    ],
+    { timeoutMs: (seconds + 120) * 1000 },
+  );
+  return JSON.parse(readFileSync(out, "utf8")) as Spike;
+}
+
+async function generate(): Promise<void> {
+  const [url, planFile, out, rateText, secondsText] = process.argv.slice(
+    process.argv.indexOf("--generator") + 1,
+  );
+  if (!url || !planFile || !out) throw new Error("usage: --generator URL PLAN OUT RATE SECONDS");
+  const rate = Number(rateText);
+  const seconds = Number(secondsText);
+  const plan = readFileSync(planFile, "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => {
+      const [member = "", token = ""] = line.split(" ");
+      return { member, token };
+    });
+  const total = Math.min(plan.length, Math.round(rate * seconds));
+  const target = `${url}/api/suggestions/${WINDOW}/respond`;
+  const body = JSON.stringify({ response: "accepted" });
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const answers: Record<string, string[]> = {};
+  let failed = 0;
+  let notSent = 0;
+  let inFlight = 0;
+  let lastAnswer = 0;
+  const pending = new Set<Promise<void>>();
+  const started = performance.now();
+
+  const fire = (k: number, scheduled: number) => {
+    const request = plan[k];
+    if (!request) return;
+    inFlight += 1;
+    const done = (async () => {
+      try {
+        const res = await fetch(target, {
+          method: "POST",
+          headers: { authorization: `Bearer ${request.token}`, "content-type": "application/json" },
+          body,
+        });
+        const text = await res.text();
+        const finished = performance.now();
+        lastAnswer = finished;
+        latencies.push(finished - scheduled);
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 200) {
+          const id = String(JSON.parse(text).commitment_id);
+          const list = answers[request.member] ?? [];
+          if (!list.includes(id)) list.push(id);
+          answers[request.member] = list;
+        }
+      } catch {
+        failed += 1;
+      } finally {
+        inFlight -= 1;
+      }
+    })();
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+  };
+
+  let k = 0;
+  while (k < total) {
+    const now = performance.now();
+    // Everything whose moment has come leaves now; the schedule never waits for answers.
+    for (; k < total; k += 1) {
+      const scheduled = started + (k * 1000) / rate;
+      if (scheduled > now) break;
+      if (inFlight >= MAX_IN_FLIGHT) notSent += 1;
+      else fire(k, scheduled);
+    }
+    const next = started + (k * 1000) / rate;
+    await Bun.sleep(Math.max(0, next - performance.now()));
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const answered = latencies.length;
+  const result: Spike = {
+    answered,
+    throughput: answered / ((lastAnswer - started) / 1000),
+    p50: at(0.5),
+    p99: at(0.99),
+    max: latencies[latencies.length - 1] ?? 0,
+    statuses,
+    failed,
+    notSent,
+    answers,
+  };
+  writeFileSync(out, JSON.stringify(result));
+}
+
+// ————— helpers of the main process —————
+
+async function brokerUrl(): Promise<{ url: string; kind: string; close(): Promise<void> }> {
+  const url = process.env.BENCH_MQTT_URL ?? "mqtt://127.0.0.1:1883";
+  try {
+    const probe = await mqtt.connectAsync(url, { connectTimeout: 1_000, reconnectPeriod: 0 });
+    await probe.endAsync();
+    return { url, kind: `Mosquitto at ${new URL(url).host}`, close: async () => {} };
+  } catch {
+    const broker = await startEmbeddedBroker();
+    return { url: broker.url, kind: "embedded aedes", close: broker.close };
+  }
+}
+
+/** `count` members `<tag>-1…` offered tomorrow's 09:00–12:00 UTC window with 15 points. */
+async function seedOffers(db: BenchDatabase, tag: string, count: number): Promise<void> {
+  await db.sql`
+    insert into flexibility_offers (user_id, window_id, community_id, device_id, period_start, period_end,
+      reward_points, impact_kwh, community_kwh)
+    select ${tag} || '-' || g, ${WINDOW}, 'rec-bench', 'meter-' || g,
+      date_trunc('day', now()) + interval '1 day 9 hours', date_trunc('day', now()) + interval '1 day 12 hours',
+      15, 1.5, 40
+    from generate_series(1, ${count}) g`;
+  await db.sql`vacuum analyze flexibility_offers`;
+}
+
+/** Wait until nothing but held reminders is pending; false on timeout. */
+async function drained(db: BenchDatabase, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ n } = { n: 0 }] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from flexibility_outbox
+      where status = 'pending' and target <> 'flexibility_reminder'`;
+    if (n === 0) return true;
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(250);
+  }
+}
+
+async function verify(
+  db: BenchDatabase,
+  spike: Spike,
+  messages: Map<string, number>,
+  nudges: Map<string, number>,
+) {
+  const rows = await db.sql<{ id: string; user_id: string; status: string }[]>`
+    select id, user_id, status from flexibility_commitments where user_id like 'spike-%'`;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const live = new Map<string, number>();
+  for (const r of rows) if (r.status === "committed") live.set(r.user_id, (live.get(r.user_id) ?? 0) + 1);
+  let lost = 0;
+  let duplicates = 0;
+  // Every id a member was answered exists; a member answered two different ids is a duplicate.
+  for (const ids of Object.values(spike.answers)) {
+    for (const id of ids) if (!byId.has(id)) lost += 1;
+    duplicates += Math.max(0, ids.length - 1);
+  }
+  for (const n of live.values()) duplicates += Math.max(0, n - 1);
+  let messageRepeats = 0;
+  let received = 0;
+  let confirmations = 0;
+  for (const r of rows) {
+    const m = messages.get(r.id) ?? 0;
+    const c = nudges.get(`flexibility_committed|${r.id}`) ?? 0;
+    if (m === 0) lost += 1;
+    if (c === 0) lost += 1;
+    received += m;
+    confirmations += c;
+    messageRepeats += Math.max(0, m - 1);
+    duplicates += Math.max(0, m - 1) + Math.max(0, c - 1);
+  }
+  return {
+    commitments: rows.length,
+    keys: Object.keys(spike.answers).length,
+    messages: received,
+    confirmations,
+    messageRepeats,
+    lost,
+    duplicates,
+  };
+}
+
+/** The statements one accept sends (respondToSuggestion + enqueue, NOTIFY aside), for pgbench. */
+function pgbenchScript(): string {
+  const payload = (kind: string) =>
+    `'{"event_type":"${kind}","user_id":"u","community_id":"rec-bench","timestamp":"2026-07-02T06:00:00.000Z","facts":{"facts_version":"1.0","scenario":"${kind}","window_start":"11:00","window_end":"14:00","reward_points_estimated":"15","period":"2026-07-03","commitment_id":"00000000-0000-0000-0000-000000000000","suggestion_id":"${WINDOW}"}}'::jsonb`;
+  return [
+    "\\set u random(1, 2000000000)",
+    "BEGIN;",
+    `SELECT * FROM flexibility_commitments WHERE user_id = 'pg-' || :u::text AND suggestion_id = '${WINDOW}' AND status = 'committed';`,
+    `SELECT * FROM flexibility_offers WHERE user_id = 'pg-' || :u::text AND window_id = '${WINDOW}';`,
+    "WITH c AS (",
+    "  INSERT INTO flexibility_commitments (user_id, suggestion_id, community_id, device_id, period_start, period_end,",
+    "    reward_points_estimated, committed_at, created_at)",
+    `  VALUES ('pg-' || :u::text, '${WINDOW}', 'rec-bench', 'meter-1', now() + interval '1 day', now() + interval '1 day 3 hours', 15, now(), now())`,
+    "  ON CONFLICT (user_id, suggestion_id) WHERE status = 'committed' DO NOTHING RETURNING *)",
+    "INSERT INTO flexibility_outbox (kind, target, payload, commitment_id, requires_live, due_at, next_attempt_at)",
+    "SELECT e.kind, e.target, e.payload, c.id, e.live, e.due, e.due FROM c, (VALUES",
+    `  ('mqtt', 'celine/flexibility/committed/u', '{"user_id":"u","community_id":"rec-bench","commitment_id":"00000000-0000-0000-0000-000000000000","device_id":"meter-1","window_start":"2026-07-03T09:00:00.000Z","window_end":"2026-07-03T12:00:00.000Z","reward_points_estimated":15}'::jsonb, false, now()),`,
+    `  ('nudge', 'flexibility_committed', ${payload("flexibility_committed")}, false, now()),`,
+    `  ('nudge', 'flexibility_reminder', ${payload("flexibility_reminder")}, true, now() + interval '1 day')`,
+    ") AS e(kind, target, payload, live, due);",
+    // The API's NOTIFY goes after the commit, coalesced per process (wakeOutbox), not in here.
+    "COMMIT;",
+    "",
+  ].join("\n");
+}
+
+/** pgbench at a fixed rate (`-R`): its per-transaction time counts from the scheduled start. */
+async function pgbenchAtRate(db: BenchDatabase, script: string, rate: number, seconds: number) {
+  const dir = join(OUT_DIR, `accept-pgbench-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "script.sql");
+  writeFileSync(file, script);
+  const { stdout } = await run(
+    [
+      "pgbench",
+      "-n",
+      "-M",
+      "prepared",
+      "-c",
+      String(PGBENCH_CONNECTIONS),
+      "-j",
+      "2",
+      "-R",
+      String(rate),
+      "-T",
+      String(seconds),
+      "-l",
+      `--log-prefix=${join(dir, "tx")}`,
+      "-f",
+      file,
+    ],
+    { env: db.libpqEnv, timeoutMs: (seconds + 60) * 1000 },
+  );
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
+  const latencies: number[] = [];
+  for (const name of readdirSync(dir).filter((n) => n.startsWith("tx."))) {
+    for (const line of readFileSync(join(dir, name), "utf8").split("\n")) {
+      const field = line.split(" ")[2];
+      if (field) latencies.push(Number(field) / 1000);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return {
+    requestsPerSecond: tps,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: latencies[latencies.length - 1] ?? 0,
+    errors: failed,
+  };
+}
