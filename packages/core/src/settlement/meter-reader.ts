@@ -1,8 +1,7 @@
 import type { Logger } from "../log.ts";
 import type { DigitalTwin, RawRow } from "../platform/ports.ts";
-import { parseInstant } from "../time.ts";
 import type { Window } from "./baseline.ts";
-import { HOUR_MS, hourSlotsOf } from "./meter-reading.ts";
+import { HOUR_MS, hourSlotsOf, tsOf } from "./meter-reading.ts";
 
 // The Digital Twin as one settlement run sees it: every call goes through one bound on concurrency,
 // and every hour of a device is fetched at most once per run (baselines of a member's commitments
@@ -76,12 +75,12 @@ export function createMeterReader(dt: DigitalTwin, concurrency: number, log: Log
     const grouped = new Map<number, RawRow[]>();
     let unparseable = 0;
     for (const row of rows) {
-      const ts = typeof row.ts === "string" ? parseInstant(row.ts) : null;
-      if (!ts) {
+      const at = tsOf(row);
+      if (at === null) {
         unparseable++;
         continue;
       }
-      const slot = Math.floor(ts.getTime() / HOUR_MS) * HOUR_MS;
+      const slot = Math.floor(at / HOUR_MS) * HOUR_MS;
       const list = grouped.get(slot);
       if (list) list.push(row);
       else grouped.set(slot, [row]);

@@ -43,12 +43,11 @@ export function readWindow(rows: Iterable<RawRow>, window: Window): WindowReadin
   const readings = new Map<number, number | null>();
   const unparseable: RawRow[] = [];
   for (const row of rows) {
-    const ts = typeof row.ts === "string" ? parseInstant(row.ts) : null;
-    if (!ts) {
+    const at = tsOf(row);
+    if (at === null) {
       unparseable.push(row);
       continue;
     }
-    const at = ts.getTime();
     if (at < from || at >= to) continue;
     const kwh = microKwhOf(row.consumption_kwh);
     if (kwh === null) unparseable.push(row);
@@ -62,6 +61,18 @@ export function readWindow(rows: Iterable<RawRow>, window: Window): WindowReadin
     microKwh += kwh ?? 0;
   }
   return { microKwh, hours: hours.size, expectedHours: expectedHoursOf(window), unparseable };
+}
+
+// A row is read by the run's hour cache and again by every window that covers it: parse `ts` once.
+const parsedTs = new WeakMap<RawRow, number | null>();
+
+/** The row's `ts` (naive means UTC) in ms since the epoch; null when it will not parse. */
+export function tsOf(row: RawRow): number | null {
+  const known = parsedTs.get(row);
+  if (known !== undefined) return known;
+  const at = typeof row.ts === "string" ? (parseInstant(row.ts)?.getTime() ?? null) : null;
+  parsedTs.set(row, at);
+  return at;
 }
 
 function expectedHoursOf(window: Window): number {

@@ -83,10 +83,18 @@ export function createZonedClock(timeZone: string): ZonedClock {
   };
 }
 
+// Baselines walk the same few dozen dates for every commitment of a run.
+const dayStarts = new Map<LocalDate, number>();
+
 /** The UTC midnight that starts a calendar date, in ms (the date's own number line). */
 function dayStartUtc(date: LocalDate): number {
+  const known = dayStarts.get(date);
+  if (known !== undefined) return known;
   const [y, m, d] = date.split("-").map(Number);
-  return Date.UTC(y ?? 1970, (m ?? 1) - 1, d ?? 1);
+  const start = Date.UTC(y ?? 1970, (m ?? 1) - 1, d ?? 1);
+  if (dayStarts.size > 100_000) dayStarts.clear();
+  dayStarts.set(date, start);
+  return start;
 }
 
 export function addDays(date: LocalDate, days: number): LocalDate {
