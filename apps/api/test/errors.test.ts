@@ -186,9 +186,10 @@ describe("errors", () => {
     },
   );
 
-  test("/ready with a failing database answers 503, not 500", async () => {
+  test("/ready with a failing database answers 503 (not 500) without the driver's message", async () => {
     const res = await broken.call("GET", "/ready");
     expect(res.status, res.text).toBe(503);
+    expect(res.text).not.toContain("flex_owner");
   });
 });
 

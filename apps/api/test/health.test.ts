@@ -58,7 +58,7 @@ describe("errors", () => {
     const ready = await down.call("GET", "/ready");
     expect(ready.status, ready.text).toBe(503);
     expect(ready.json.status).toBe("unavailable");
-    expect(ready.json.checks.database).toEqual({ ok: false, detail: "connection refused" });
+    expect(ready.json.checks.database).toEqual({ ok: false, detail: "unreachable" });
     expect(ready.json.checks.policy.ok).toBe(true);
     const health = await down.call("GET", "/health");
     expect(health.status, health.text).toBe(200);
@@ -74,6 +74,13 @@ describe("errors", () => {
 });
 
 describe("security", () => {
+  test("/ready does not publish the database driver's error (it goes to the log)", async () => {
+    const ready = await down.call("GET", "/ready");
+    expect(ready.text).not.toContain("connection refused");
+    const logged = down.logs.find((l) => l.msg === "readiness: database unreachable");
+    expect(String((logged?.error as Error | undefined)?.message)).toBe("connection refused");
+  });
+
   test.each(["/health", "/ready"])("%s needs no token and ignores a forged one", async (path) => {
     const before = h.audits().length;
     expect((await h.call("GET", path)).status).toBe(200);

@@ -33,9 +33,13 @@ const ready = createRoute({
 
 export function healthRoutes(deps: AppDeps) {
   const readyHandler: RouteHandler<typeof ready, AppEnv> = async (c) => {
+    // /ready needs no token: the driver's message (hosts, user names) goes to the log, not the answer.
     const database = await deps.database.ping().then(
       () => ({ ok: true, detail: "reachable" }),
-      (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : "unreachable" }),
+      (error: unknown) => {
+        (c.get("log") ?? deps.log).warn("readiness: database unreachable", { error });
+        return { ok: false, detail: "unreachable" };
+      },
     );
     const policy = { ok: deps.policy.loaded, detail: deps.policy.detail };
     const ok = database.ok && policy.ok;
