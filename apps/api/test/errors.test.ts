@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Db } from "@celine/core";
-import { commitmentBody, expectProblem, HOOK_TIMEOUT, SCOPE, UNKNOWN_ID } from "./fixtures.ts";
+import {
+  commitmentBody,
+  expectFieldError,
+  expectProblem,
+  HOOK_TIMEOUT,
+  SCOPE,
+  UNKNOWN_ID,
+} from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
 
 // The error contract shared by every route (issue 2 item 4): problem+json with a string `detail`,
@@ -204,12 +211,13 @@ describe("security", () => {
     expectProblem(await h.call("GET", "/api/secret-admin"), 401);
   });
 
-  test("a refused request body is never echoed back", async () => {
+  test("a refused oversized field is not echoed back, and problems are never HTML", async () => {
     const res = await h.call("POST", "/api/commitments", {
       token: alice,
-      body: { suggestion_id: "<script>alert(1)</script>".repeat(20), period_start: "x", period_end: "y" },
+      body: commitmentBody({ suggestion_id: "<script>alert(1)</script>".repeat(20) }),
     });
-    expectProblem(res, 422);
+    expectFieldError(res, "suggestion_id");
+    expect(res.text).not.toContain("<script>");
     expect(res.headers.get("content-type")).not.toContain("text/html");
   });
 });
