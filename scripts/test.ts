@@ -1,7 +1,8 @@
 // Runs `bun test` over the workspace and closes with the plain `N passed, N failed` line that CI
 // reads (bun's own summary uses `N pass` / `N fail`). Exit code: bun's, or 1 when nothing ran.
 const args = process.argv.slice(2);
-const proc = Bun.spawn(["bun", "test", ...args], {
+// Integration suites start servers and databases: a generous per-test limit, but never a hang.
+const proc = Bun.spawn(["bun", "test", "--timeout", "60000", ...args], {
   stdout: "pipe",
   stderr: "pipe",
   env: process.env,
