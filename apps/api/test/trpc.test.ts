@@ -147,12 +147,13 @@ describe("errors", () => {
     expect(error.message).toContain("user_id");
   });
 
-  test("input that fails the shared schema → BAD_REQUEST naming the field", async () => {
+  test("input that fails the shared schema → UNPROCESSABLE_CONTENT (422, as REST) naming the field", async () => {
     const client = clientFor({ token: await h.participant("alice") });
     const error = await failure(
       client.commitments.create.mutate(commitmentBody({ period_end: "2026-07-02T10:00:00Z" })),
     );
-    expect(error.data?.code).toBe("BAD_REQUEST");
+    expect(error.data?.code).toBe("UNPROCESSABLE_CONTENT");
+    expect(error.data?.httpStatus).toBe(422);
     expect(error.message).toContain("period_end");
   });
 

@@ -1,6 +1,7 @@
-import { type Ctx, DomainError, UnauthorizedError } from "@celine/core";
+import { type Ctx, DomainError, UnauthorizedError, validationErrorOf } from "@celine/core";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { ZodError } from "zod";
 
 /**
  * Identity is resolved lazily so a refusal surfaces as a tRPC error, not a foreign body; `resolve`
@@ -31,9 +32,13 @@ const CODE_OF: Record<DomainError["kind"], TRPC_ERROR_CODE_KEY> = {
   upstream: "BAD_GATEWAY",
 };
 
-/** The one tRPC error mapper: domain errors by kind; anything else stays an internal error. */
+/**
+ * The one tRPC error mapper: domain errors by kind, a failed input schema as the same 422 REST
+ * answers (naming the fields); anything else stays an internal error.
+ */
 function toTrpcError(error: unknown): TRPCError | null {
-  const cause = error instanceof TRPCError ? error.cause : error;
+  const raw = error instanceof TRPCError ? error.cause : error;
+  const cause = raw instanceof ZodError ? validationErrorOf(raw) : raw;
   return cause instanceof DomainError
     ? new TRPCError({ code: CODE_OF[cause.kind], message: cause.message, cause })
     : null;
