@@ -5,7 +5,7 @@
 // answer is checked against the database, the broker and the nudging tool: lost = 0, duplicates = 0.
 // Beside it, pgbench runs the statements one accept sends (two SELECTs, the commitment INSERT, the
 // three outbox INSERTs, the NOTIFY, in one transaction) at the same offered rate and flat out.
-// `bun run bench/accept.bench.ts [--write] [--rate=1000] [--seconds=60]`
+// `bun run bench/accept.bench.ts [--write] [--rate=1000] [--seconds=60] [--steady-rate=300] [--steady-seconds=30]`
 // --write rewrites the "Accept spike" section of bench/RESULTS.md.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,7 +24,7 @@ const arg = (name: string, fallback: number) =>
 /** Every `DUPLICATE_EVERY`-th request repeats an earlier member's accept (an impatient double tap). */
 const DUPLICATE_EVERY = 10;
 /** The generator never holds more requests open than this; beyond it a request counts as not sent. */
-const MAX_IN_FLIGHT = 2_000;
+const MAX_IN_FLIGHT = 1_000;
 const WINDOW = "w-spike";
 const DATABASE = "flex_bench_accept";
 
@@ -35,6 +35,9 @@ if (process.argv.includes("--generator")) {
 
 const RATE = arg("rate", 1_000);
 const SECONDS = arg("seconds", 60);
+/** A rate this 2-core machine sustains with the whole stack on it (measured beside the spike). */
+const STEADY_RATE = arg("steady-rate", 300);
+const STEADY_SECONDS = arg("steady-seconds", 30);
 const WARMUP_RATE = 200;
 const WARMUP_SECONDS = 5;
 const PGBENCH_CONNECTIONS = 16;
@@ -50,9 +53,13 @@ async function cleanUp() {
 process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
 
 try {
-  const total = RATE * SECONDS;
-  const members = total - Math.floor(total / DUPLICATE_EVERY);
-  const warmMembers = WARMUP_RATE * WARMUP_SECONDS;
+  const runs = [
+    { tag: "spike", rate: RATE, seconds: SECONDS },
+    { tag: "steady", rate: STEADY_RATE, seconds: STEADY_SECONDS },
+  ];
+  const requestsOf = (r: { rate: number; seconds: number }) => r.rate * r.seconds;
+  const membersOf = (r: { rate: number; seconds: number }) =>
+    requestsOf(r) - Math.floor(requestsOf(r) / DUPLICATE_EVERY);
   const db = await createBenchDatabase(DATABASE);
   cleanups.push(() => db.drop());
 
@@ -80,14 +87,7 @@ try {
   });
   await subscriber.subscribeAsync(`${prefix}/celine/flexibility/committed/+`, { qos: 1 });
 
-  // What GET /api/suggestions would have recorded: every member was offered tomorrow's window.
-  const seeded = performance.now();
-  await seedOffers(db, "spike", members);
-  await seedOffers(db, "warm", warmMembers);
-  console.log(`seeded ${fmt(members + warmMembers)} offers in ${fmt(performance.now() - seeded)} ms`);
-
   // One token per member (ES256: minting 50,000 RS256 tokens would take longer than the run).
-  const minted = performance.now();
   const mint = (sub: string) =>
     issuer.mint(
       {
@@ -100,24 +100,30 @@ try {
       },
       { alg: "ES256" },
     );
-  const plan = async (tag: string, count: number, requests: number) => {
+  /** Offers and tokens for `<tag>-1…`; request k is the next member, or a repeat of one seven requests back. */
+  const plan = async (tag: string, rate: number, seconds: number) => {
+    const members = membersOf({ rate, seconds });
+    // What GET /api/suggestions would have recorded: every member was offered tomorrow's window.
+    await seedOffers(db, tag, members);
     const tokens: string[] = [];
-    for (let i = 1; i <= count; i += 1) tokens.push(await mint(`${tag}-${i}`));
-    const file = join(OUT_DIR, `accept-${tag}.plan`);
-    // Request k: the next member, or (every DUPLICATE_EVERY-th) a repeat of a member seven requests back.
+    for (let i = 1; i <= members; i += 1) tokens.push(await mint(`${tag}-${i}`));
     const lines: string[] = [];
     let next = 0;
-    for (let k = 0; k < requests; k += 1) {
+    for (let k = 0; k < rate * seconds; k += 1) {
       const repeat = (k + 1) % DUPLICATE_EVERY === 0 && k >= 7;
       const member = repeat ? Number(lines[k - 7]?.split(" ")[0]) : next++;
       lines.push(`${member} ${tokens[member % tokens.length]}`);
     }
+    const file = join(OUT_DIR, `accept-${tag}.plan`);
     writeFileSync(file, `${lines.join("\n")}\n`);
     return file;
   };
-  const warmPlan = await plan("warm", warmMembers, WARMUP_RATE * WARMUP_SECONDS);
-  const spikePlan = await plan("spike", members, total);
-  console.log(`minted ${fmt(members + warmMembers)} tokens in ${fmt(performance.now() - minted)} ms`);
+  const prepared = performance.now();
+  const warmPlan = await plan("warm", WARMUP_RATE, WARMUP_SECONDS);
+  const plans = await Promise.all(runs.map((r) => plan(r.tag, r.rate, r.seconds)));
+  console.log(
+    `offers and tokens for ${fmt(runs.reduce((n, r) => n + membersOf(r), 0))} members in ${fmt(performance.now() - prepared)} ms`,
+  );
 
   const nudgingUrl = new URL(nudging.url);
   const mqttUrl = new URL(broker.url);
@@ -147,28 +153,30 @@ try {
   console.log(`warm-up: ${WARMUP_RATE} req/s for ${WARMUP_SECONDS} s…`);
   await runGenerator(api.url, warmPlan, WARMUP_RATE, WARMUP_SECONDS);
   await drained(db, 120_000);
-  const busyBefore = await waitForQuiet();
 
-  console.log(
-    `spike: ${fmt(RATE)} req/s for ${SECONDS} s (${fmt(total)} requests, ${fmt(members)} members)…`,
-  );
-  const cpu = startCpuAccounting({
-    api: (p) => p.pid === api.pid,
-    postgres: postgresBackendOf(DATABASE),
-    generator: (p) => p.cmdline.includes("accept.bench.ts --generator"),
-  });
-  const spike = await runGenerator(api.url, spikePlan, RATE, SECONDS);
-  const spikeEnded = performance.now();
-  const usage = cpu.stop();
-  const drainMs = (await drained(db, 600_000)) ? performance.now() - spikeEnded : Number.NaN;
-  // Late QoS 1 messages and nudges still in flight settle in well under a second.
-  await Bun.sleep(1_000);
-  const check = await verify(db, spike, messages, nudges);
-  console.log(
-    `spike: ${fmt(spike.throughput, 1)} answered/s, p50 ${fmt(spike.p50, 1)} ms, p99 ${fmt(spike.p99, 1)} ms, ` +
-      `${JSON.stringify(spike.statuses)}, not sent ${spike.notSent}; relay drained ${fmt(drainMs / 1000, 1)} s after; ` +
-      `lost ${check.lost}, duplicates ${check.duplicates}`,
-  );
+  const measured = [];
+  for (const [i, r] of runs.entries()) {
+    const busyBefore = await waitForQuiet();
+    console.log(`${r.tag}: ${fmt(r.rate)} req/s for ${r.seconds} s (${fmt(requestsOf(r))} requests)…`);
+    const cpu = startCpuAccounting({
+      api: (p) => p.pid === api.pid,
+      postgres: postgresBackendOf(DATABASE),
+      generator: (p) => p.cmdline.includes("accept.bench.ts --generator"),
+    });
+    const load = await runGenerator(api.url, plans[i] ?? "", r.rate, r.seconds);
+    const ended = performance.now();
+    const usage = cpu.stop();
+    const drainMs = (await drained(db, 600_000)) ? performance.now() - ended : Number.NaN;
+    // Late QoS 1 messages and nudges still in flight settle in well under a second.
+    await Bun.sleep(1_000);
+    const check = await verify(db, r.tag, load, messages, nudges);
+    console.log(
+      `${r.tag}: ${fmt(load.throughput, 1)} answered/s, p50 ${fmt(load.p50, 1)} ms, p99 ${fmt(load.p99, 1)} ms, ` +
+        `${JSON.stringify(load.statuses)}, not sent ${load.notSent}; relay done ${fmt(drainMs / 1000, 1)} s after; ` +
+        `lost ${check.lost}, duplicates ${check.duplicates}`,
+    );
+    measured.push({ ...r, load, usage, drainMs, check, busyBefore });
+  }
 
   await api.stop();
   const ceilingScript = pgbenchScript();
@@ -186,71 +194,94 @@ try {
   const [{ version } = { version: "?" }] = await db.sql<{ version: string }[]>`
     select current_setting('server_version') as version`;
 
-  const ms = (v: number | undefined) => fmt((v ?? 0) / Math.max(1, spike.answered), 2);
   const table = formatTable([
-    ["", "offered /s", "answered /s", "p50 ms", "p99 ms", "max ms", "errors", "lost", "duplicates"],
     [
-      "API accept (real process, relay on)",
-      fmt(RATE),
-      fmt(spike.throughput, 1),
-      fmt(spike.p50, 1),
-      fmt(spike.p99, 1),
-      fmt(spike.max, 1),
-      fmt(spike.failed + spike.notSent),
-      fmt(check.lost),
-      fmt(check.duplicates),
+      "",
+      "offered /s",
+      "answered /s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "not sent",
+      "failed",
+      "lost",
+      "duplicates",
     ],
+    ...measured.map((m) => [
+      `API accept, ${m.tag} (${m.seconds} s)`,
+      fmt(m.rate),
+      fmt(m.load.throughput, 1),
+      fmt(m.load.p50, 1),
+      fmt(m.load.p99, 1),
+      fmt(m.load.max, 1),
+      fmt(m.load.notSent),
+      fmt(
+        m.load.failed + Object.entries(m.load.statuses).reduce((n, [s, c]) => n + (s === "200" ? 0 : c), 0),
+      ),
+      fmt(m.check.lost),
+      fmt(m.check.duplicates),
+    ]),
     [
-      "ceiling: pgbench, same statements, same rate",
+      `ceiling: pgbench, same statements (${SECONDS} s)`,
       fmt(RATE),
       fmt(atRate.requestsPerSecond, 1),
       fmt(atRate.p50Ms, 1),
       fmt(atRate.p99Ms, 1),
       fmt(atRate.maxMs, 1),
+      "–",
       fmt(atRate.errors),
       "–",
       "–",
     ],
     [
-      `ceiling: pgbench flat out (-c ${PGBENCH_CONNECTIONS})`,
+      `ceiling: pgbench flat out (-c ${PGBENCH_CONNECTIONS}, ${CEILING_SECONDS} s)`,
       "–",
       fmt(flatOut.requestsPerSecond, 1),
       fmt(flatOut.p50Ms, 1),
       fmt(flatOut.p99Ms, 1),
+      "–",
       "–",
       fmt(flatOut.errors),
       "–",
       "–",
     ],
   ]);
+  const perRequest = (v: number | undefined, answered: number) => fmt((v ?? 0) / Math.max(1, answered), 2);
   const section = [
     "## Accept spike",
     "",
     `\`bun run bench/accept.bench.ts --write\` — ${describeMachine()}, PostgreSQL ${version} on the same host.`,
     "",
-    `\`POST /api/suggestions/${WINDOW}/respond {"response":"accepted"}\` offered at ${fmt(RATE)} requests/s for`,
-    `${SECONDS} s by an open-loop generator (a Bun process firing on schedule, at most ${fmt(MAX_IN_FLIGHT)} in flight;`,
-    "latency counted from each request's scheduled moment). Each request is a different member with their",
-    `own ES256 JWT (verified on first use) and an offer on record; every ${DUPLICATE_EVERY}th request repeats the`,
-    "accept of a member seven requests earlier. The real API process (`apps/api/src/index.ts`, default pool",
-    "and log level) runs the outbox relay: each commitment's `committed` event goes to the broker",
-    `(${broker.kind}) and its confirmation to the nudging tool fake; its reminder stays held (the window is tomorrow).`,
-    `After a ${WARMUP_SECONDS} s warm-up at ${WARMUP_RATE}/s. Ceilings: pgbench (\`-M prepared\`, ${PGBENCH_CONNECTIONS} clients) running what one`,
-    "accept sends — SELECT live commitment, SELECT offer, INSERT commitment ON CONFLICT DO NOTHING, INSERT",
-    "three outbox rows — in one transaction, at the same rate (`-R`, latency from the schedule) and flat out.",
-    "(The API's NOTIFY is sent after the commit, coalesced per process: a NOTIFY inside the transaction takes",
-    "a database-wide lock through the commit's flush and capped this transaction at ~560/s against ~1,700/s.)",
+    `\`POST /api/suggestions/${WINDOW}/respond {"response":"accepted"}\` offered by an open-loop generator (a Bun`,
+    `process firing on schedule whatever the answers, at most ${fmt(MAX_IN_FLIGHT)} in flight — beyond that a request counts as`,
+    "not sent; latency from each request's scheduled moment): the spike at the issue's rate, then a steady",
+    "rate this machine sustains. Each request is a different member with their own ES256 JWT (verified on first",
+    `use) and an offer on record; every ${DUPLICATE_EVERY}th request repeats the accept of a member seven requests earlier. The`,
+    "real API process (`apps/api/src/index.ts`, default pool and log level) also runs the outbox relay: each",
+    `commitment's \`committed\` event goes to the broker (${broker.kind}) and its confirmation to the nudging`,
+    "tool fake (both in the benchmark process, with a subscriber counting messages); the reminder stays held",
+    `(the window is tomorrow). After a ${WARMUP_SECONDS} s warm-up at ${WARMUP_RATE}/s. Ceilings: pgbench (\`-M prepared\`,`,
+    `${PGBENCH_CONNECTIONS} clients) running what one accept sends — SELECT live commitment, SELECT offer, INSERT commitment`,
+    "ON CONFLICT DO NOTHING, INSERT three outbox rows — in one transaction, at the spike's rate (`-R`, latency",
+    "from the schedule) and flat out.",
     "",
     ...table,
     "",
-    `- Answers: ${JSON.stringify(spike.statuses)}; ${fmt(spike.notSent)} not sent (in-flight bound), ${fmt(spike.failed)} failed.`,
-    `- Afterwards: ${fmt(check.commitments)} commitments for ${fmt(check.keys)} distinct members answered 200; `,
-    `  ${fmt(check.messages)} \`committed\` messages and ${fmt(check.confirmations)} confirmations received; the relay`,
-    `  finished ${fmt(drainMs / 1000, 1)} s after the spike ended. Lost = answered ids missing from the database +`,
-    "  commitments without their message or confirmation; duplicates = a second live commitment for a member, or",
-    `  a second message/confirmation for one commitment (${fmt(check.messageRepeats)} MQTT re-deliveries, which QoS 1 allows, are counted here).`,
-    `- CPU during the spike (ms per answered request): API ${ms(usage.groups.api)}, PostgreSQL ${ms(usage.groups.postgres)},`,
-    `  generator ${ms(usage.groups.generator)}, everything else ${ms(usage.other)} (fakes, broker, other sessions; ${fmt(100 * busyBefore, 0)} % busy before).`,
+    ...measured.flatMap((m) => [
+      `- ${m.tag}: answers ${JSON.stringify(m.load.statuses)}, ${fmt(m.load.notSent)} not sent, ${fmt(m.load.failed)} failed;`,
+      `  ${fmt(m.check.commitments)} commitments for ${fmt(m.check.keys)} members answered 200; ${fmt(m.check.messages)} \`committed\``,
+      `  messages and ${fmt(m.check.confirmations)} confirmations received; the relay was done ${fmt(m.drainMs / 1000, 1)} s after the`,
+      `  last answer. CPU per answered request: API ${perRequest(m.usage.groups.api, m.load.answered)} ms, PostgreSQL`,
+      `  ${perRequest(m.usage.groups.postgres, m.load.answered)} ms, generator ${perRequest(m.usage.groups.generator, m.load.answered)} ms, everything else ${perRequest(m.usage.other, m.load.answered)} ms (fakes, broker, other`,
+      `  sessions; the machine was ${fmt(100 * m.busyBefore, 0)} % busy just before).`,
+    ]),
+    "- Lost = ids answered 200 but missing from the database, plus commitments without their MQTT message or",
+    "  their confirmation nudge. Duplicates = a member answered two different ids, a second live commitment for",
+    "  a member, or a second message/confirmation for one commitment (MQTT QoS 1 re-deliveries included).",
+    "- A NOTIFY inside the accept transaction takes a database-wide lock until the commit is flushed, so",
+    "  notifying transactions commit one at a time: with it this pgbench script ran at ~560/s instead of ~1,700/s",
+    "  (same machine, busier moment). The accept therefore NOTIFYs after its commit, coalesced per process",
+    "  (`wakeOutbox`).",
     "",
   ].join("\n");
   console.log(`\n${section}`);
@@ -423,12 +454,13 @@ async function drained(db: BenchDatabase, timeoutMs: number): Promise<boolean> {
 
 async function verify(
   db: BenchDatabase,
+  tag: string,
   spike: Spike,
   messages: Map<string, number>,
   nudges: Map<string, number>,
 ) {
   const rows = await db.sql<{ id: string; user_id: string; status: string }[]>`
-    select id, user_id, status from flexibility_commitments where user_id like 'spike-%'`;
+    select id, user_id, status from flexibility_commitments where user_id like ${`${tag}-%`}`;
   const byId = new Map(rows.map((r) => [r.id, r]));
   const live = new Map<string, number>();
   for (const r of rows) if (r.status === "committed") live.set(r.user_id, (live.get(r.user_id) ?? 0) + 1);

@@ -54,10 +54,13 @@ export async function respondToSuggestion({
 }
 
 async function accept(ctx: Ctx, owner: string, id: string, answer: RespondInput): Promise<RespondOut> {
-  const existing = await liveCommitment(ctx.db, owner, id);
+  // Both lookups at once: a repeated accept wastes the second, a first accept saves a round trip.
+  const [existing, offer] = await Promise.all([
+    liveCommitment(ctx.db, owner, id),
+    offerOf(ctx.db, owner, id),
+  ]);
   if (existing) return committedOut(existing);
   const now = ctx.now();
-  const offer = await offerOf(ctx.db, owner, id);
   const terms = offer
     ? termsOfOffer(offer)
     : { ...termsOfClient(answer), ...(await placementOf(ctx, owner)) };
