@@ -55,7 +55,7 @@ const notes = [
 
 if (pretty) {
   console.log(`
-  CELINE Flexibility API — development stack (CELINE_ENV=dev), ready in ${seconds} s
+  CELINE Flexibility API — development stack (CELINE_ENV=dev), ready in ${seconds} s (database ${(stack.timings.database_ms / 1000).toFixed(1)} s)
 
   API            ${info.api}        docs ${info.docs}   health ${info.api}/health
   listener       ${info.listener.probes ?? "(no probes)"}  (health, ready, metrics)
@@ -77,6 +77,7 @@ ${notes.map((note) => `  note           ${note}\n`).join("")}
     msg: "dev stack ready",
     service: "dev",
     ready_seconds: Number(seconds),
+    timings: stack.timings,
     ...info,
     notes,
     member_token: token,

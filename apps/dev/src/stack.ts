@@ -57,6 +57,8 @@ export type DevStack = {
   memberToken(sub: string): Promise<string>;
   issuerMovedFrom: number | null;
   mqttPreferredTaken: boolean;
+  /** Milliseconds each phase of the start took (the database's first start dominates: initdb). */
+  timings: { platform_ms: number; database_ms: number; listener_ms: number };
   close(): Promise<void>;
 };
 
@@ -82,6 +84,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     closers.push(() => server.stop(true));
     const apiUrl = `http://${opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host}:${server.port}`;
 
+    const begun = performance.now();
     const issuer = await startDevIssuer({ dataDir: opts.dataDir, port: opts.oidcPort });
     closers.push(issuer.close);
     const nudges = createNudgeLog();
@@ -147,6 +150,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const platform = createPlatform({ env: listenerEnv, log: listenerLog, metrics });
     closers.push(platform.close);
 
+    const platformReady = performance.now();
     const api = await assemble(apiEnv, {
       sink: opts.sink,
       dataDir: opts.dataDir === null ? undefined : join(opts.dataDir, "pglite"),
@@ -155,6 +159,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     });
     closers.push(api.close);
     const { database } = api;
+    const databaseReady = performance.now();
 
     const listener = await startListener({
       database,
@@ -169,6 +174,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       now: clock.now,
     });
     closers.push(listener.stop);
+    const timings = {
+      platform_ms: Math.round(platformReady - begun),
+      database_ms: Math.round(databaseReady - platformReady),
+      listener_ms: Math.round(performance.now() - databaseReady),
+    };
 
     const info: DevInfo = {
       api: apiUrl,
@@ -217,6 +227,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       memberToken: async (sub) => (await issuer.mint({ kind: "member", sub })).token,
       issuerMovedFrom: issuer.movedFromPort,
       mqttPreferredTaken: mqtt.preferredTaken,
+      timings,
       close: closeAll,
     };
   } catch (error) {
