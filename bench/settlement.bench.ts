@@ -9,7 +9,8 @@
 //   catch-up — N/4 members, four missed weekdays each at the same clock window (baselines overlap:
 //              every hour is fetched once per run).
 //
-// `bun run bench/settlement.bench.ts [--write] [--members=10000] [--communities=100] [--concurrency=64]`;
+// `bun run bench/settlement.bench.ts [--write] [--members=10000] [--communities=100] [--concurrency=64]
+// [--rounds=1] [--profile]`;
 // --write rewrites the "Settlement" section of bench/RESULTS.md.
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +26,7 @@ const arg = (name: string, fallback: number) =>
 const MEMBERS = arg("members", 10_000);
 const COMMUNITIES = arg("communities", 100);
 const CONCURRENCY = arg("concurrency", 64);
+const ROUNDS = arg("rounds", 1);
 const LATENCY_MS = 20;
 const GOAL_S = 60;
 const DATABASE = "flex_bench_settlement";
@@ -75,15 +77,24 @@ try {
   ];
   const busyBefore = await waitForQuiet();
   const results: Measurement[] = [];
-  for (const scenario of scenarios) {
-    results.push(await measure(scenario));
-    const m = results.at(-1);
-    if (m) {
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const scenario of scenarios) {
+      results.push(await measure(scenario));
+      const m = results.at(-1);
+      if (!m) continue;
       console.log(
-        `${scenario.name}: ${fmt(m.commitments)} commitments in ${fmt(m.runSeconds, 2)} s (process ${fmt(m.wallSeconds, 2)} s), ${fmt(m.dtCalls)} DT calls, ceiling ${fmt(m.ceilingSeconds, 2)} s, CPU ${JSON.stringify(m.cpu)}`,
+        `round ${round}, ${scenario.name}: ${fmt(m.commitments)} commitments in ${fmt(m.runSeconds, 2)} s (process ${fmt(m.wallSeconds, 2)} s), ${fmt(m.dtCalls)} DT calls, ceiling ${fmt(m.ceilingSeconds, 2)} s, CPU ${JSON.stringify(m.cpu)}`,
       );
     }
   }
+  // Per scenario the median round (by process time), every round's process time beside it.
+  const medians = scenarios.map((scenario) => {
+    const runs = results.filter((r) => r.scenario === scenario);
+    const sorted = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    if (!median) throw new Error(`no run of ${scenario.name}`);
+    return { median, rounds: runs.map((r) => fmt(r.wallSeconds, 2)).join(" / ") };
+  });
 
   async function measure(scenario: Scenario): Promise<Measurement> {
     await db.sql`truncate flexibility_commitments, flexibility_outbox`;
@@ -223,7 +234,7 @@ try {
   }
 
   const cpuS = (m: Measurement, group: string) => fmt((m.cpu.groups[group] ?? 0) / 1000, 1);
-  const daily = results.find((r) => r.scenario.name === "daily");
+  const daily = medians.find((r) => r.median.scenario.name === "daily")?.median;
   const section = [
     "## Settlement",
     "",
@@ -240,7 +251,7 @@ try {
     "judging, batched writes); “process s” adds Bun start-up and the database connection. Ceiling = DT",
     `calls made × ${LATENCY_MS} ms ÷ ${CONCURRENCY}: the latency alone with every slot always busy. CPU seconds from /proc;`,
     "“other sessions” is everything else the shared machine ran meanwhile (it competes for the same cores).",
-    `Machine busy before: ${fmt(busyBefore * 100, 0)} %.`,
+    `${ROUNDS} round(s), the median shown; machine busy before: ${fmt(busyBefore * 100, 0)} %.`,
     "",
     "- daily: one commitment per member, yesterday's window — no hour is shared, so 11 calls each.",
     "- catch-up: a quarter of the members with four missed weekdays each at the same clock window — the",
@@ -252,6 +263,7 @@ try {
         "commitments",
         "run s",
         "process s",
+        "rounds (process s)",
         "DT calls",
         "calls/commitment",
         "ceiling s",
@@ -261,11 +273,12 @@ try {
         "CPU fake s",
         "CPU other sessions s",
       ],
-      ...results.map((m) => [
+      ...medians.map(({ median: m, rounds }) => [
         m.scenario.name,
         fmt(m.commitments),
         fmt(m.runSeconds, 2),
         fmt(m.wallSeconds, 2),
+        rounds,
         fmt(m.dtCalls),
         fmt(m.dtCalls / m.commitments, 2),
         fmt(m.ceilingSeconds, 2),
