@@ -75,11 +75,16 @@ export async function settleDueCommitments({
   const batchSize = Math.max(1, input.batchSize ?? DEFAULT_BATCH);
   let after: { end: Date; id: string } | null = null;
   for (;;) {
+    const batchStarted = performance.now();
     const last: { end: Date; id: string } | null = await withTransaction(ctx, (tx) =>
       settleBatch(tx, run, batchSize, after, summary),
     );
     if (!last) break;
     after = last;
+    ctx.log.debug("settlement batch", {
+      claimed_so_far: summary.claimed,
+      ms: Math.round(performance.now() - batchStarted),
+    });
   }
   summary.dtCalls = run.reader.calls();
   ctx.metrics.observe("flexibility_settlement_run_seconds", (performance.now() - started) / 1000);
