@@ -174,6 +174,16 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       now: clock.now,
     });
     closers.push(listener.stop);
+    // Ready means subscribed: a pipeline event published before that would reach nobody.
+    for (const deadline = Date.now() + 10_000; !(await listener.readiness()).ready; ) {
+      if (Date.now() > deadline) {
+        log.warn("the listener is not ready yet; pipeline events may be missed until it is", {
+          checks: (await listener.readiness()).checks,
+        });
+        break;
+      }
+      await Bun.sleep(50);
+    }
     const timings = {
       platform_ms: Math.round(platformReady - begun),
       database_ms: Math.round(databaseReady - platformReady),

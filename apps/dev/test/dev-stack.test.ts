@@ -107,7 +107,8 @@ describe.skipIf(realServicesRun)("the dev stack", () => {
   test("the demo runs a whole simulated day: every step happens", async () => {
     const transcript: string[] = [];
     const result = await runDemo({ url: api(), out: (line) => transcript.push(line), timeoutMs: 30_000 });
-    expect(result.ok, transcript.join("\n")).toBe(true);
+    const tail = logs.slice(-40).map((record) => JSON.stringify(record));
+    expect(result.ok, [...transcript, "", "last log records of the stack:", ...tail].join("\n")).toBe(true);
     expect(result.passed).toBe(result.steps);
   }, 240_000);
 });
