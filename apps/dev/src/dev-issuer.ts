@@ -43,15 +43,17 @@ export const DEV_TOKEN_TTL_SECONDS = 12 * 3600;
 export async function startDevIssuer({
   dataDir,
   port,
+  insist = false,
 }: {
   /** Where the key and port persist; null keeps both in memory (tests). */
   dataDir: string | null;
-  /** Preferred port; the persisted one wins when the caller did not insist. */
+  /** Preferred port; the persisted one wins unless the caller insists (DEV_OIDC_PORT was set). */
   port: number;
+  insist?: boolean;
 }): Promise<DevIssuer> {
   const file = dataDir === null ? null : join(dataDir, STATE_FILE);
   const saved = file ? await readState(file) : null;
-  const wanted = saved?.port ?? port;
+  const wanted = insist ? port : (saved?.port ?? port);
   const picked = await pickPort(wanted);
   const fake = await startOidcIssuer({ port: picked.port, tokenTtlSeconds: 3600 });
   const key = saved ? { kid: saved.kid, privateJwk: saved.privateJwk } : await createPersistentKey();
@@ -108,7 +110,7 @@ export async function startDevIssuer({
     jwks,
     trusted: { url: fake.url, jwks },
     fake,
-    movedFromPort: picked.preferredTaken && saved ? saved.port : null,
+    movedFromPort: saved && saved.port !== picked.port ? saved.port : null,
     mint,
     close: () => fake.close(),
   };

@@ -27,6 +27,7 @@ try {
     host: env.DEV_HOST ?? "127.0.0.1",
     apiPort: port("PORT", 8017),
     oidcPort: port("DEV_OIDC_PORT", 8080),
+    oidcPortExplicit: env.DEV_OIDC_PORT !== undefined,
     mqttPort: port("DEV_MQTT_PORT", 1883),
     listenerPort: port("LISTENER_PORT", 8018),
     env,
@@ -49,7 +50,7 @@ const notes = [
     ? "port 1883 is taken (another broker?): the embedded broker uses another port"
     : "",
   stack.issuerMovedFrom
-    ? `the issuer's usual port ${stack.issuerMovedFrom} is taken: tokens minted before this start no longer verify`
+    ? `the issuer moved from port ${stack.issuerMovedFrom}: tokens minted before this start no longer verify`
     : "",
 ].filter((note) => note !== "");
 

@@ -43,6 +43,8 @@ export type DevStackOptions = {
   apiPort: number;
   /** Preferred ports: a taken one is replaced by a free one (Mosquitto often holds 1883). */
   oidcPort: number;
+  /** The issuer port was asked for explicitly: it beats the one persisted from earlier runs. */
+  oidcPortExplicit?: boolean;
   mqttPort: number;
   listenerPort: number;
   /** The process environment: the service's own settings (LOG_LEVEL, COMMUNITY_TIMEZONE …). */
@@ -85,7 +87,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const apiUrl = `http://${opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host}:${server.port}`;
 
     const begun = performance.now();
-    const issuer = await startDevIssuer({ dataDir: opts.dataDir, port: opts.oidcPort });
+    const issuer = await startDevIssuer({
+      dataDir: opts.dataDir,
+      port: opts.oidcPort,
+      insist: opts.oidcPortExplicit,
+    });
     closers.push(issuer.close);
     const nudges = createNudgeLog();
     const nudgeLog = log.child({ component: "nudging-tool" });
