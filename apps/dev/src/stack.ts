@@ -54,6 +54,8 @@ export type DevStackOptions = {
 
 export type DevStack = {
   info: DevInfo;
+  /** The configuration the API and the listener were started with (CELINE_ENV=dev). */
+  env: Env;
   apiPort: number;
   /** Mints a member token with the persisted key (for the start-up banner). */
   memberToken(sub: string): Promise<string>;
@@ -239,6 +241,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
 
     return {
       info,
+      env,
       apiPort: server.port ?? apiPort,
       memberToken: async (sub) => (await issuer.mint({ kind: "member", sub })).token,
       issuerMovedFrom: issuer.movedFromPort,

@@ -2,8 +2,9 @@
 // every fake on a free port), then what a newcomer does with it — health, a dev token, the docs
 // page in a real browser, and the demo day.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { LogRecord } from "@celine/core";
+import { insecureSettings, type LogRecord } from "@celine/core";
 import { generateKeyPair, SignJWT } from "jose";
+import { parseApiEnv } from "../../api/src/env.ts";
 import { runDemo } from "../src/demo.ts";
 import { type DevStack, startDevStack } from "../src/stack.ts";
 import { parseTokenArgs, requestToken } from "../src/token.ts";
@@ -71,6 +72,14 @@ describe.skipIf(realServicesRun)("the dev stack", () => {
       headers: { authorization: `Bearer ${member.token}` },
     });
     expect(refused.status, await refused.clone().text()).toBe(403);
+  });
+
+  test("the production posture refuses the dev stack's shortcuts", () => {
+    const production = parseApiEnv({ ...stack.env, CELINE_ENV: undefined });
+    const problems = insecureSettings(production).join("\n");
+    expect(problems).toContain("DATABASE_URL is unset");
+    expect(problems).toContain("CELINE_OIDC_BASE_URL is left at a local default");
+    expect(problems).toContain("CELINE_OIDC_JWKS_URI is left at a local default");
   });
 
   test("a token the dev issuer did not sign is refused", async () => {
