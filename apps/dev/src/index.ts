@@ -7,8 +7,8 @@ import { startDevStack } from "./stack.ts";
 
 const started = performance.now();
 const env = process.env;
-const pretty = chooseSink(env.LOG_FORMAT, process.stdout.isTTY === true) !== jsonSink;
 const sink = chooseSink(env.LOG_FORMAT, process.stdout.isTTY === true);
+const pretty = sink !== jsonSink;
 const dataDir = resolve(env.DEV_DATA_DIR ?? resolve(import.meta.dir, "../../../.data"));
 
 const port = (name: string, fallback: number) => {
