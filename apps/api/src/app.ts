@@ -3,6 +3,7 @@ import { trpcServer } from "@hono/trpc-server";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
 import type { AppDeps } from "./lib/app-env.ts";
 import { contextFor } from "./lib/authenticate.ts";
 import { mountDocs } from "./lib/docs.ts";
@@ -30,11 +31,16 @@ export function createApp(deps: AppDeps) {
     c.set("log", log);
     const started = performance.now();
     await next();
+    const ms = performance.now() - started;
+    // Label by the matched route pattern, not the raw path: ids must not explode the series.
+    const route = routePath(c, -1);
+    deps.metrics.inc("http_requests_total", { method: c.req.method, route, status: String(c.res.status) });
+    deps.metrics.observe("http_request_seconds", ms / 1000, { method: c.req.method, route });
     log.info("request", {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
+      ms: Math.round(ms * 10) / 10,
     });
   });
   app.use(

@@ -93,3 +93,23 @@ describe("security", () => {
     expect((await h.call("GET", "/api/commitments")).status).toBe(401);
   });
 });
+
+describe("GET /metrics", () => {
+  let m: Harness;
+  beforeAll(async () => {
+    m = await createHarness();
+  }, HOOK_TIMEOUT);
+  afterAll(() => m.close());
+
+  test("counts requests by route pattern (not raw path) and status, in the Prometheus text format, without a token", async () => {
+    const token = await m.participant("metrics-alice");
+    await m.call("DELETE", "/api/commitments/6f1f6c36-3c1a-4d0e-9d2b-1b2f3c4d5e6f", { token });
+    const res = await m.call("GET", "/metrics");
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers.get("content-type")).toStartWith("text/plain");
+    expect(res.text).toContain(
+      'http_requests_total{method="DELETE",route="/api/commitments/:id",status="404"} 1',
+    );
+    expect(res.text).not.toContain("6f1f6c36");
+  });
+});

@@ -31,6 +31,16 @@ const ready = createRoute({
   },
 });
 
+const metrics = createRoute({
+  method: "get",
+  path: "/metrics",
+  tags: ["operations"],
+  summary: "Counters in the Prometheus text format (no token): requests, upstream calls, outbox",
+  responses: {
+    200: { description: "Prometheus exposition", content: { "text/plain": { schema: z.string() } } },
+  },
+});
+
 export function healthRoutes(deps: AppDeps) {
   const readyHandler: RouteHandler<typeof ready, AppEnv> = async (c) => {
     // /ready needs no token: the driver's message (hosts, user names) goes to the log, not the answer.
@@ -50,5 +60,8 @@ export function healthRoutes(deps: AppDeps) {
   };
   return createRouter()
     .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
-    .openapi(ready, readyHandler);
+    .openapi(ready, readyHandler)
+    .openapi(metrics, (c) =>
+      c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
+    );
 }
