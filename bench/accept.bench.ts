@@ -60,8 +60,11 @@ try {
   const requestsOf = (r: { rate: number; seconds: number }) => r.rate * r.seconds;
   const membersOf = (r: { rate: number; seconds: number }) =>
     requestsOf(r) - Math.floor(requestsOf(r) / DUPLICATE_EVERY);
+  const setup = performance.now();
+  const step = (what: string) => console.log(`${what} (${fmt(performance.now() - setup)} ms)`);
   const db = await createBenchDatabase(DATABASE);
   cleanups.push(() => db.drop());
+  step("database");
 
   const issuer = await startOidcIssuer({ tokenTtlSeconds: 7200 });
   cleanups.push(() => issuer.close());
@@ -79,7 +82,13 @@ try {
   cleanups.push(broker.close);
   const prefix = `bench${crypto.randomUUID().slice(0, 8)}`;
   const messages = new Map<string, number>();
-  const subscriber = await mqtt.connectAsync(broker.url, { clientId: `sub-${prefix}`, clean: true });
+  step(`fakes; broker ${broker.url}`);
+  const subscriber = await mqtt.connectAsync(broker.url, {
+    clientId: `sub-${prefix}`,
+    clean: true,
+    connectTimeout: 5_000,
+    reconnectPeriod: 0,
+  });
   cleanups.push(() => subscriber.endAsync());
   subscriber.on("message", (_topic, payload) => {
     const id = String(JSON.parse(payload.toString()).commitment_id);

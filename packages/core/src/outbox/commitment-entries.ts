@@ -9,8 +9,21 @@ export function committedTopic(userId: string): string {
   return `celine/flexibility/committed/${userId}`;
 }
 
+/** What the side effects of a commitment read from it. */
+export type CommitmentForEntries = Pick<
+  CommitmentRow,
+  | "id"
+  | "userId"
+  | "suggestionId"
+  | "communityId"
+  | "deviceId"
+  | "periodStart"
+  | "periodEnd"
+  | "rewardPointsEstimated"
+>;
+
 /** The `committed` MQTT message: "" for unknown ids, windows as UTC ISO instants. */
-export function committedMessage(commitment: CommitmentRow) {
+export function committedMessage(commitment: CommitmentForEntries) {
   return {
     user_id: commitment.userId,
     community_id: commitment.communityId ?? "",
@@ -28,7 +41,7 @@ export function committedMessage(commitment: CommitmentRow) {
  * passed; the relay drops it if the commitment is no longer live, or the window closed, by then).
  */
 export function commitmentEntries(
-  commitment: CommitmentRow,
+  commitment: CommitmentForEntries,
   config: Pick<CoreConfig, "communityTimezone" | "reminderLeadMinutes">,
   now: Date,
 ): OutboxEntry[] {

@@ -31,17 +31,30 @@ export async function enqueue(
   { notify = true }: { notify?: boolean } = {},
 ): Promise<void> {
   if (entries.length === 0) return;
-  const now = ctx.now();
-  await ctx.db.insert(outbox).values(
-    entries.map((e) => ({
-      kind: e.kind,
-      target: e.kind === "mqtt" ? e.topic : e.event.event_type,
-      payload: e.kind === "mqtt" ? e.payload : e.event,
-      commitmentId: e.commitmentId ?? null,
-      requiresLive: e.kind === "nudge" ? (e.requiresLive ?? false) : false,
-      dueAt: e.dueAt ?? now,
-      nextAttemptAt: e.dueAt ?? now,
-    })),
-  );
+  await ctx.db.insert(outbox).values(outboxRowsOf(entries, ctx.now()));
   if (notify) await ctx.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
+}
+
+export type OutboxRow = {
+  kind: "mqtt" | "nudge";
+  /** MQTT topic (without prefix) or nudging event type. */
+  target: string;
+  payload: unknown;
+  commitmentId: string | null;
+  requiresLive: boolean;
+  /** Due (and first tried) then; `now` unless held back. */
+  dueAt: Date;
+};
+
+/** The outbox rows of `entries` (what `enqueue` inserts; shared with single-statement writers). */
+export function outboxRowsOf(entries: OutboxEntry[], now: Date): (OutboxRow & { nextAttemptAt: Date })[] {
+  return entries.map((e) => ({
+    kind: e.kind,
+    target: e.kind === "mqtt" ? e.topic : e.event.event_type,
+    payload: e.kind === "mqtt" ? e.payload : e.event,
+    commitmentId: e.commitmentId ?? null,
+    requiresLive: e.kind === "nudge" ? (e.requiresLive ?? false) : false,
+    dueAt: e.dueAt ?? now,
+    nextAttemptAt: e.dueAt ?? now,
+  }));
 }
