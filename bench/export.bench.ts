@@ -8,11 +8,11 @@
 // "Export commitments" section of bench/RESULTS.md.
 import { mkdirSync } from "node:fs";
 import { CommitmentOut } from "@celine/core";
-import { startOidcIssuer } from "@celine/fakes";
-import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
+import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
+import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { checkJsonArray, checkNdjson, type StreamCheck } from "./lib/json-stream.ts";
-import { apiEnv, OUT_DIR, readMemory, sampleMemory, startServer } from "./lib/processes.ts";
+import { apiEnv, brokerEnv, OUT_DIR, readMemory, sampleMemory, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools, run } from "./lib/tools.ts";
 
@@ -35,7 +35,10 @@ async function cleanUp() {
   for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
   cleanups.length = 0;
 }
-process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+// Interrupted (Ctrl-C, `timeout`): stop the servers and drop the database before leaving.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
+}
 
 type Run = { seconds: number; bytes: number; peakRssMiB: number | null; cpu: CpuUsage };
 
@@ -58,10 +61,13 @@ try {
     {},
     { expiresIn: 3600 },
   );
+  // The API process runs the outbox relay: give it a broker of its own (nothing is published here).
+  const broker = await startEmbeddedBroker();
+  cleanups.push(() => broker.close());
   const api = await startServer({
     name: "export-api",
     script: "apps/api/src/index.ts",
-    env: apiEnv({ databaseUrl: db.url, issuer }),
+    env: apiEnv({ databaseUrl: db.url, issuer, extra: brokerEnv(broker.port) }),
   });
   cleanups.push(() => api.stop());
   const url = `${api.url}/api/commitments/export`;
@@ -78,7 +84,7 @@ try {
     const cpu = startCpuAccounting({
       server: (p) => p.pid === api.pid,
       postgres: postgresBackendOf(DATABASE),
-      client: (p) => p.comm === "curl" || p.comm === "psql",
+      client: childNamed("curl", "psql"),
     });
     const t0 = performance.now();
     const { stdout } = await run(cmd, { env: db.libpqEnv, timeoutMs: TIMEOUT_S * 1000 });
@@ -103,11 +109,17 @@ try {
     `Accept: ${accept}`,
     url,
   ];
-  // psql writes COPY's rows to its stdout: send them to /dev/null inside a shell, like the API's body.
+  // COPY … TO STDOUT goes to psql's query output, which -o sends to /dev/null (as curl's -o does).
   const copy = (select: string) => [
-    "sh",
+    "psql",
+    "-X",
+    "-q",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-o",
+    "/dev/null",
     "-c",
-    `psql -X -q -v ON_ERROR_STOP=1 -c "COPY (${select}) TO STDOUT" > /dev/null && echo "200 0"`,
+    `COPY (${select}) TO STDOUT`,
   ];
 
   const busyBefore = await waitForQuiet();
@@ -134,7 +146,11 @@ try {
   const jsonCheck = await checkBody(url, token, "application/json", checkJsonArray);
   const ndjsonCheck = await checkBody(url, token, "application/x-ndjson", checkNdjson);
   console.log(`checked both bodies in ${fmt(performance.now() - started)} ms`);
-  const lifetimePeak = readMemory(api.pid).hwmMiB;
+  // VmHWM is the kernel's high-water mark, but it is updated lazily: take the higher of it and the samples.
+  const lifetimePeak = Math.max(
+    readMemory(api.pid).hwmMiB,
+    ...Object.values(runs).flatMap((list) => list.map((r) => r.peakRssMiB ?? 0)),
+  );
 
   const median = (list: Run[]) => {
     const m = [...list].sort((a, b) => a.seconds - b.seconds)[Math.floor(list.length / 2)];
@@ -170,8 +186,8 @@ try {
     `\`INSERT … SELECT generate_series\` in ${fmt(seedMs / 1000, 1)} s. \`GET /api/commitments/export\` with a service token`,
     "holding only `flexibility.commitments.export`, no paging parameters (the whole table in one",
     "streamed body), fetched by `curl -o /dev/null`; the API is its own process (`apps/api/src/index.ts`,",
-    '`CELINE_ENV=dev`, default settings). Ceiling: `psql -c "COPY (SELECT * FROM flexibility_commitments',
-    'ORDER BY created_at, id) TO STDOUT" > /dev/null` — the same rows in the same order. For reference, the',
+    '`CELINE_ENV=dev`, default settings). Ceiling: `psql -o /dev/null -c "COPY (SELECT * FROM',
+    'flexibility_commitments ORDER BY created_at, id) TO STDOUT"` — the same rows in the same order. For reference, the',
     "same COPY with each row rendered by PostgreSQL as JSON (`row_to_json`). One warm-up COPY, then",
     `${ROUNDS} round${ROUNDS === 1 ? "" : "s"} (median shown). CPU columns: seconds of CPU of the API process, of the PostgreSQL`,
     `backends of the benchmark database and of the client (curl / psql). The machine was ${fmt(100 * busyBefore, 0)} % busy`,
@@ -187,7 +203,7 @@ try {
     "",
     `API / COPY = ${fmt(ratioJson, 2)} for the JSON array, ${fmt(ratioNdjson, 2)} for NDJSON (goal ≥ 0.5: ${ratioJson >= 0.5 && ratioNdjson >= 0.5 ? "met" : "NOT met"}).`,
     `API RSS: ${fmt(startupRss.rssMiB, 1)} MiB after start-up and warm-up; peak sampled every 50 ms during the exports`,
-    `${fmt(peakRss, 1)} MiB; VmHWM (the kernel's peak over the process's life, checks included) ${fmt(lifetimePeak, 1)} MiB`,
+    `${fmt(peakRss, 1)} MiB; over the process's whole life (VmHWM, checks included) ${fmt(lifetimePeak, 1)} MiB`,
     `(goal < ${RSS_GOAL_MIB} MB: ${lifetimePeak * 1.048576 < RSS_GOAL_MIB ? "met" : "NOT met"}).`,
     `Checked afterwards, parsed as they streamed: the JSON array holds ${fmt(jsonCheck.elements)} elements`,
     `(${mib(jsonCheck.bytes)}), the NDJSON body ${fmt(ndjsonCheck.elements)} lines (${mib(ndjsonCheck.bytes)}), every one a`,

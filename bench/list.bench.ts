@@ -9,13 +9,13 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commitments } from "@celine/core";
-import { startOidcIssuer } from "@celine/fakes";
+import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
 import { and, count, desc, eq } from "drizzle-orm";
 import { QueryBuilder } from "drizzle-orm/pg-core";
-import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
+import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
-import { apiEnv, OUT_DIR, REPO, type ServerProcess, startServer } from "./lib/processes.ts";
+import { apiEnv, brokerEnv, OUT_DIR, REPO, type ServerProcess, startServer } from "./lib/processes.ts";
 import { LIST_STAGES, summariseProfile } from "./lib/profile.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools } from "./lib/tools.ts";
@@ -43,7 +43,10 @@ async function cleanUp() {
   for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
   cleanups.length = 0;
 }
-process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+// Interrupted (Ctrl-C, `timeout`): stop the servers and drop the database before leaving.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
+}
 
 type Target = {
   key: "api" | "pgbench" | "bare";
@@ -71,7 +74,10 @@ try {
   cleanups.push(() => issuer.close());
   // One token for the whole run: verified on the first request, then answered from the cache.
   const token = await issuer.mintParticipant(MEMBER, {}, { expiresIn: 3600 });
-  const env = apiEnv({ databaseUrl: db.url, issuer });
+  // The API process runs the outbox relay: give it a broker of its own (nothing is published here).
+  const broker = await startEmbeddedBroker();
+  cleanups.push(() => broker.close());
+  const env = apiEnv({ databaseUrl: db.url, issuer, extra: brokerEnv(broker.port) });
 
   const api = await startServer({ name: "list-api", script: "apps/api/src/index.ts", env });
   cleanups.push(() => api.stop());
@@ -143,7 +149,7 @@ try {
       const cpu = startCpuAccounting({
         server: (p) => p.pid === target.serverPid,
         postgres: postgresBackendOf(DATABASE),
-        client: (p) => p.comm === "wrk" || p.comm === "pgbench",
+        client: childNamed("wrk", "pgbench"),
       });
       const result = await target.load(SECONDS);
       const usage = cpu.stop();
@@ -159,7 +165,7 @@ try {
   const countPlan = await explain(db, countQuery.sql, countQuery.params);
   const profile = process.argv.includes("--profile") ? await profileApi(env, path, token) : null;
   const [{ version } = { version: "?" }] = await db.sql<{ version: string }[]>`
-    select current_setting('server_version') as version`;
+    select split_part(current_setting('server_version'), ' ', 1) as version`;
 
   const median = (key: Target["key"]) => {
     const sorted = [...rounds[key]].sort((a, b) => a.load.requestsPerSecond - b.load.requestsPerSecond);
@@ -172,6 +178,9 @@ try {
   const bare_ = median("bare");
   const ratioDb = api_.load.requestsPerSecond / pg_.load.requestsPerSecond;
   const ratioBare = api_.load.requestsPerSecond / bare_.load.requestsPerSecond;
+  const cost = (m: Measurement) => sum(m.cpu.groups) / m.load.requests;
+  const apiCost = cost(api_);
+  const pgCost = cost(pg_);
   const perRequest = (ms: number | undefined, m: Measurement) => fmt((ms ?? 0) / m.load.requests, 3);
   const row = (target: Target, m: Measurement) => [
     target.label,
@@ -221,12 +230,22 @@ try {
     ]),
     "",
     `API / pgbench = ${fmt(ratioDb, 2)} (goal ≥ 0.5: ${ratioDb >= 0.5 ? "met" : "NOT met"}); API / bare Hono = ${fmt(ratioBare, 2)}.`,
+    `CPU cost of one request, all processes together: API path ${fmt(apiCost, 2)} ms, pgbench transaction`,
+    `${fmt(pgCost, 2)} ms — a ratio of ${fmt(pgCost / apiCost, 2)}, what API / pgbench tends to when the machine is`,
+    "saturated by the benchmark alone (it does not depend on other processes' load, unlike req/s).",
     "",
     "Plans (EXPLAIN ANALYZE, one execution):",
     "",
     `- page: ${plan}`,
     `- count: ${countPlan}`,
     "",
+    ...(plan.includes("Sort (")
+      ? [
+          `The page's ORDER BY is not served by an index: PostgreSQL fetches and sorts all ${fmt(MEMBER_ROWS)} of the`,
+          `member's rows for every page of ${LIMIT}. Indexes on \`user_id\`: ${await userIndexes(db)}.`,
+          "",
+        ]
+      : []),
     ...(profile
       ? [
           `CPU profile of the API process (Bun \`--cpu-prof\`, same load for ${SECONDS} s, ${fmt(profile.rps)} req/s while`,
@@ -293,11 +312,19 @@ async function explain(db: BenchDatabase, sql: string, params: unknown[]): Promi
     const details = [
       node["Index Name"] ? `\`${node["Index Name"]}\`` : "",
       node["Sort Method"] ?? "",
-      `${fmt(node["Actual Rows"] ?? 0)} rows`,
+      `${fmt(node["Actual Rows"] ?? 0)} row${node["Actual Rows"] === 1 ? "" : "s"}`,
     ].filter(Boolean);
     steps.push(`${node["Node Type"]} (${details.join(", ")})`);
   }
   return `${steps.join(" → ")}; ${fmt(plan["Execution Time"], 2)} ms`;
+}
+
+/** Definitions of the commitments indexes that lead with user_id (what the list query could use). */
+async function userIndexes(db: BenchDatabase): Promise<string> {
+  const rows = await db.sql<{ def: string }[]>`
+    select regexp_replace(indexdef, '^.* USING btree ', '') as def from pg_indexes
+    where tablename = 'flexibility_commitments' and indexdef like '%USING btree (user_id%'`;
+  return rows.map((r) => `\`${r.def}\``).join(", ");
 }
 
 /** A second API process with Bun's sampling profiler, under the same load, split by stage. */

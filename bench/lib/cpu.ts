@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 const TICK_MS = 10;
 const SAMPLE_MS = 100;
 
-export type ProcessInfo = { pid: number; comm: string; cmdline: string };
+export type ProcessInfo = { pid: number; ppid: number; comm: string; cmdline: string };
 export type CpuGroups = Record<string, (p: ProcessInfo) => boolean>;
 /** Milliseconds of CPU per group, plus `other` (the rest of the machine) and `idle`, and the window. */
 export type CpuUsage = { groups: Record<string, number>; other: number; idle: number; wallMs: number };
@@ -28,7 +28,7 @@ export function startCpuAccounting(groups: CpuGroups) {
       if (!stat) continue;
       let known = seen.get(pid);
       if (!known) {
-        const info = { pid, comm: stat.comm, cmdline: readCmdline(pid) };
+        const info = { pid, ppid: stat.ppid, comm: stat.comm, cmdline: readCmdline(pid) };
         const group = Object.keys(groups).find((g) => groups[g]?.(info));
         if (!group) continue;
         // A process born inside the window counts from zero; an older one from this first reading.
@@ -93,15 +93,15 @@ function readUptimeTicks(): number {
   return Math.floor((seconds * 1000) / TICK_MS);
 }
 
-function readStat(pid: number): { comm: string; ticks: number; startTicks: number } | null {
+function readStat(pid: number): { comm: string; ppid: number; ticks: number; startTicks: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     const close = text.lastIndexOf(")");
     const comm = text.slice(text.indexOf("(") + 1, close);
-    // Fields after the command: state is field 3, utime 14, stime 15, starttime 22 (1-based).
+    // Fields after the command: state is field 3, ppid 4, utime 14, stime 15, starttime 22 (1-based).
     const rest = text.slice(close + 2).split(" ");
     const at = (field: number) => Number(rest[field - 3] ?? 0);
-    return { comm, ticks: at(14) + at(15), startTicks: at(22) };
+    return { comm, ppid: at(4), ticks: at(14) + at(15), startTicks: at(22) };
   } catch {
     return null;
   }
@@ -113,6 +113,11 @@ function readCmdline(pid: number): string {
   } catch {
     return "";
   }
+}
+
+/** Matches the processes this one spawned whose command is one of `names` (not other sessions' copies). */
+export function childNamed(...names: string[]): (p: ProcessInfo) => boolean {
+  return (p) => p.ppid === process.pid && names.includes(p.comm);
 }
 
 /** Matches the backends PostgreSQL forks for connections to `database` (their title names it). */

@@ -139,3 +139,8 @@ export function apiEnv({
     ...extra,
   };
 }
+
+/** Points the API's MQTT connection (its outbox relay) at a broker on 127.0.0.1. */
+export function brokerEnv(port: number): Record<string, string> {
+  return { CELINE_MQTT_HOST: "127.0.0.1", CELINE_MQTT_PORT: String(port) };
+}

@@ -1,5 +1,5 @@
 // wrk with a Lua script that adds the bearer token and prints its summary as one JSON line.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OUT_DIR } from "./processes.ts";
 import { run } from "./tools.ts";
@@ -42,7 +42,7 @@ export async function runWrk({
   const { stdout } = await run(
     ["wrk", `-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", script, url],
     { timeoutMs: (seconds + 30) * 1000 },
-  );
+  ).finally(() => rmSync(script, { force: true }));
   const line = stdout.split("\n").find((l) => l.startsWith("WRK_JSON "));
   if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
   const s = JSON.parse(line.slice("WRK_JSON ".length)) as Record<string, number>;
