@@ -1,6 +1,6 @@
-import { and, count, desc, eq } from "drizzle-orm";
+import { and, desc, eq, getTableColumns } from "drizzle-orm";
 import { authorize } from "../authorize.ts";
-import { type Ctx, withTransaction } from "../context.ts";
+import type { Ctx } from "../context.ts";
 import { commitments } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { type CommitmentList, ListCommitmentsQuery } from "../schemas/commitments.ts";
@@ -32,18 +32,19 @@ export async function listCommitments({
     eq(commitments.userId, owner),
     query.status ? eq(commitments.status, query.status) : undefined,
   );
-  // One snapshot for page and count, so `total` agrees with `items`.
-  return withTransaction(ctx, async (tx) => {
-    const [rows, [counted]] = await Promise.all([
-      tx.db
-        .select()
-        .from(commitments)
-        .where(where)
-        .orderBy(desc(commitments.committedAt), desc(commitments.id))
-        .limit(query.limit)
-        .offset(query.offset),
-      tx.db.select({ total: count() }).from(commitments).where(where),
-    ]);
-    return { items: rows.map(toCommitmentOut), total: counted?.total ?? 0 };
-  });
+  // Page and total in one statement: one round trip and one snapshot, so `total` agrees with
+  // `items` without BEGIN/COMMIT. The order matches flexibility_commitments_user_committed_idx
+  // (DESC NULLS FIRST), so PostgreSQL reads the page off the index instead of sorting every row.
+  const rows = await ctx.db
+    .select({ ...getTableColumns(commitments), total: ctx.db.$count(commitments, where) })
+    .from(commitments)
+    .where(where)
+    .orderBy(desc(commitments.committedAt), desc(commitments.id))
+    .limit(query.limit)
+    .offset(query.offset);
+  const first = rows[0];
+  if (first) return { items: rows.map(toCommitmentOut), total: Number(first.total) };
+  // An empty page carries no total: from the start there is none; past the end, count separately.
+  const total = query.offset === 0 ? 0 : await ctx.db.$count(commitments, where);
+  return { items: [], total };
 }

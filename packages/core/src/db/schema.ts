@@ -77,7 +77,11 @@ export const commitments = pgTable(
       .on(t.userId, t.suggestionId)
       .where(sql`${t.status} = 'committed'`),
     // GET /api/commitments: one member, optional status, newest first.
-    index("flexibility_commitments_user_committed_idx").on(t.userId, t.committedAt.desc(), t.id.desc()),
+    index("flexibility_commitments_user_committed_idx").on(
+      t.userId,
+      t.committedAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
     // Export: oldest first with a (created_at, id) keyset cursor.
     index("flexibility_commitments_created_idx").on(t.createdAt, t.id),
     // Pending reminders and settlement both scan live rows by window.

@@ -1,0 +1,2 @@
+DROP INDEX "flexibility_commitments_user_committed_idx";--> statement-breakpoint
+CREATE INDEX "flexibility_commitments_user_committed_idx" ON "flexibility_commitments" USING btree ("user_id","committed_at" DESC NULLS FIRST,"id" DESC NULLS FIRST);
