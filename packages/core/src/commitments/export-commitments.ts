@@ -15,8 +15,11 @@ export type ExportResult = {
   nextCursor: string | null;
 };
 
-/** Rows per round trip. Postgres renders each batch as one string, so JS only concatenates. */
-const BATCH = 5000;
+/**
+ * Rows per round trip: small enough that a batch in flight and one being written stay a few MB,
+ * large enough that the round trips are a small share of the time.
+ */
+const BATCH = 1000;
 const US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /** Every member, every status, oldest first — for the data pipelines' mirror. Memory stays flat. */
@@ -52,38 +55,45 @@ export async function exportCommitments({
   }
 
   const separator = format === "json" ? "," : "\n";
+  // execute(), not the lazy builder: the query must start now for the prefetch to overlap.
+  const fetchBatch = (from: Key | null): Promise<PlainRow[]> =>
+    ctx.db
+      .select(plainColumns)
+      .from(c)
+      .where(
+        and(
+          filter(after, from),
+          end ? sql`(${c.createdAt}, ${c.id}) <= (${end.at}::timestamptz, ${end.id}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(asc(c.createdAt), asc(c.id))
+      .limit(BATCH)
+      .execute();
   // The first chunk is yielded only after the first query answered, so a transport that awaits it
   // before sending headers can still turn a failing database into a 500.
   async function* body(): AsyncGenerator<string> {
-    const open = format === "json" ? "[" : "";
-    let from = start;
     let first = true;
-    for (;;) {
-      const [batch] = await ctx.db
-        .select({
-          text: sql<string | null>`string_agg(page.j, ${separator} order by page.created_at, page.id)`,
-          last: sql<string | null>`(array_agg(page.k order by page.created_at desc, page.id desc))[1]`,
-          n: sql<number>`count(*)::int`,
-        })
-        .from(
-          ctx.db
-            .select({ j: rowJson().as("j"), k: keyOf().as("k"), created_at: c.createdAt, id: c.id })
-            .from(c)
-            .where(
-              and(
-                filter(after, from),
-                end ? sql`(${c.createdAt}, ${c.id}) <= (${end.at}::timestamptz, ${end.id}::uuid)` : undefined,
-              ),
-            )
-            .orderBy(asc(c.createdAt), asc(c.id))
-            .limit(BATCH)
-            .as("page"),
-        );
-      if (!batch?.text || !batch.last) break;
-      yield (first ? open : separator) + batch.text;
-      first = false;
-      if (batch.n < BATCH) break;
-      from = parseKey(batch.last);
+    let pending: Promise<PlainRow[]> | null = fetchBatch(start);
+    try {
+      while (pending) {
+        const rows: PlainRow[] = await pending;
+        pending = null;
+        const last = rows.at(-1);
+        // Prefetch: the next batch is on its way while this one is rendered and written.
+        if (last && rows.length === BATCH)
+          pending = fetchBatch({ at: keyInstant(last.createdAt), id: last.id });
+        if (!last) break;
+        let text = first ? (format === "json" ? "[" : "") : separator;
+        for (let i = 0; i < rows.length; i++) {
+          if (i > 0) text += separator;
+          text += renderRow(rows[i] as PlainRow);
+        }
+        first = false;
+        yield text;
+      }
+    } finally {
+      // A client that went away leaves a query in flight: let it finish without an unhandled rejection.
+      pending?.catch(() => {});
     }
     if (format === "json") yield first ? "[]" : "]";
     else if (!first) yield "\n";
@@ -132,19 +142,89 @@ function decodeCursor(cursor: string): Key {
   }
 }
 
-const ms = (column: SQLWrapper) =>
-  sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/**
+ * Instants as PostgreSQL's own text of the UTC wall clock (`YYYY-MM-DD HH:MM:SS[.ffffff]`): the
+ * cheapest rendering it has (to_char and json_build_object cost several times a COPY); JS reshapes it.
+ */
+const utc = (column: SQLWrapper) => sql<string>`(${column} at time zone 'UTC')::text`;
+const utcOrNull = (column: SQLWrapper) => sql<string | null>`(${column} at time zone 'UTC')::text`;
 
-/** The CommitmentOut wire shape rendered by Postgres (same keys and formats as toCommitmentOut). */
-function rowJson() {
-  return sql<string>`json_build_object(
-    'id', ${c.id}, 'user_id', ${c.userId}, 'suggestion_id', ${c.suggestionId},
-    'suggestion_type', ${c.suggestionType}, 'community_id', ${c.communityId}, 'device_id', ${c.deviceId},
-    'period_start', ${ms(c.periodStart)}, 'period_end', ${ms(c.periodEnd)},
-    'committed_at', ${ms(c.committedAt)}, 'settled_at', ${ms(c.settledAt)}, 'reminded_at', ${ms(c.remindedAt)},
-    'status', ${c.status}, 'reward_points_estimated', ${c.rewardPointsEstimated},
-    'reward_points_actual', ${c.rewardPointsActual}, 'actual_kwh', ${c.actualKwh}::float8,
-    'baseline_kwh', ${c.baselineKwh}::float8, 'baseline_days', ${c.baselineDays},
-    'delivered_kwh', ${c.deliveredKwh}::float8, 'settlement_outcome', ${c.settlementOutcome},
-    'created_at', ${ms(c.createdAt)})::text`;
+/** Plain columns; numerics stay decimal strings (as drizzle hands them to toCommitmentOut). */
+const plainColumns = {
+  id: sql<string>`${c.id}::text`,
+  userId: c.userId,
+  suggestionId: c.suggestionId,
+  suggestionType: c.suggestionType,
+  communityId: c.communityId,
+  deviceId: c.deviceId,
+  periodStart: utc(c.periodStart),
+  periodEnd: utc(c.periodEnd),
+  committedAt: utc(c.committedAt),
+  settledAt: utcOrNull(c.settledAt),
+  remindedAt: utcOrNull(c.remindedAt),
+  status: c.status,
+  rewardPointsEstimated: c.rewardPointsEstimated,
+  rewardPointsActual: c.rewardPointsActual,
+  actualKwh: c.actualKwh,
+  baselineKwh: c.baselineKwh,
+  baselineDays: c.baselineDays,
+  deliveredKwh: c.deliveredKwh,
+  settlementOutcome: c.settlementOutcome,
+  createdAt: utc(c.createdAt),
+};
+type PlainRow = {
+  id: string;
+  userId: string;
+  suggestionId: string;
+  suggestionType: string;
+  communityId: string | null;
+  deviceId: string | null;
+  periodStart: string;
+  periodEnd: string;
+  committedAt: string;
+  settledAt: string | null;
+  remindedAt: string | null;
+  status: string;
+  rewardPointsEstimated: number;
+  rewardPointsActual: number | null;
+  actualKwh: string | null;
+  baselineKwh: string | null;
+  baselineDays: number | null;
+  deliveredKwh: string | null;
+  settlementOutcome: string | null;
+  createdAt: string;
+};
+
+/** `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC) → `YYYY-MM-DDTHH:MM:SS.mmmZ`, as Date#toISOString: truncated to ms. */
+function isoInstant(text: string): string {
+  if (text.length < 19 || text.length > 26 || text.charCodeAt(4) !== 45) {
+    // Outside years 1000–9999 (or BC) the fixed slicing does not hold; let Date do it.
+    return new Date(`${text.replace(" ", "T")}Z`).toISOString();
+  }
+  const fraction = text.length > 20 ? text.slice(20, 23).padEnd(3, "0") : "000";
+  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction}Z`;
+}
+
+/** The keyset position with microseconds, castable to timestamptz. */
+const keyInstant = (text: string) => `${text.replace(" ", "T")}Z`;
+
+const quote = (value: string | null) => (value === null ? "null" : JSON.stringify(value));
+const instantOrNull = (value: string | null) => (value === null ? "null" : `"${isoInstant(value)}"`);
+const kwh = (value: string | null) => (value === null ? "null" : JSON.stringify(Number(value)));
+const int = (value: number | null) => (value === null ? "null" : String(value));
+
+/** The CommitmentOut wire shape (same keys, order and formats as toCommitmentOut + JSON.stringify). */
+function renderRow(r: PlainRow): string {
+  return (
+    `{"id":"${r.id}","user_id":${quote(r.userId)},"suggestion_id":${quote(r.suggestionId)},` +
+    `"suggestion_type":${quote(r.suggestionType)},"community_id":${quote(r.communityId)},` +
+    `"device_id":${quote(r.deviceId)},"period_start":"${isoInstant(r.periodStart)}",` +
+    `"period_end":"${isoInstant(r.periodEnd)}","committed_at":"${isoInstant(r.committedAt)}",` +
+    `"settled_at":${instantOrNull(r.settledAt)},"reminded_at":${instantOrNull(r.remindedAt)},` +
+    `"status":${quote(r.status)},"reward_points_estimated":${int(r.rewardPointsEstimated)},` +
+    `"reward_points_actual":${int(r.rewardPointsActual)},"actual_kwh":${kwh(r.actualKwh)},` +
+    `"baseline_kwh":${kwh(r.baselineKwh)},"baseline_days":${int(r.baselineDays)},` +
+    `"delivered_kwh":${kwh(r.deliveredKwh)},"settlement_outcome":${quote(r.settlementOutcome)},` +
+    `"created_at":"${isoInstant(r.createdAt)}"}`
+  );
 }
