@@ -55,9 +55,9 @@ export async function exportCommitments({
   }
 
   const separator = format === "json" ? "," : "\n";
-  // execute(), not the lazy builder: the query must start now for the prefetch to overlap.
-  const fetchBatch = (from: Key | null): Promise<PlainRow[]> =>
-    ctx.db
+  // Called, not built lazily: the query starts at once, so the prefetch overlaps the writing.
+  const fetchBatch = async (from: Key | null): Promise<PlainRow[]> => {
+    const query = ctx.db
       .select(plainColumns)
       .from(c)
       .where(
@@ -68,7 +68,9 @@ export async function exportCommitments({
       )
       .orderBy(asc(c.createdAt), asc(c.id))
       .limit(BATCH)
-      .execute();
+      .getSQL();
+    return rowsOf<PlainRow>(await ctx.db.execute(query));
+  };
   // The first chunk is yielded only after the first query answered, so a transport that awaits it
   // before sending headers can still turn a failing database into a 500.
   async function* body(): AsyncGenerator<string> {
@@ -146,32 +148,43 @@ function decodeCursor(cursor: string): Key {
  * Instants as PostgreSQL's own text of the UTC wall clock (`YYYY-MM-DD HH:MM:SS[.ffffff]`): the
  * cheapest rendering it has (to_char and json_build_object cost several times a COPY); JS reshapes it.
  */
-const utc = (column: SQLWrapper) => sql<string>`(${column} at time zone 'UTC')::text`;
-const utcOrNull = (column: SQLWrapper) => sql<string | null>`(${column} at time zone 'UTC')::text`;
+const utc = (column: SQLWrapper) => sql`(${column} at time zone 'UTC')::text`;
 
 /** Plain columns; numerics stay decimal strings (as drizzle hands them to toCommitmentOut). */
+/**
+ * Plain columns, each aliased to its key: the batch runs through execute(), so the driver's row
+ * objects come back as they are (drizzle's per-field mapping cost as much as the rendering).
+ * Numerics stay decimal strings, as drizzle hands them to toCommitmentOut.
+ */
+const as = (value: SQLWrapper, key: keyof PlainRow) => sql`${value}`.as(key);
 const plainColumns = {
-  id: sql<string>`${c.id}::text`,
-  userId: c.userId,
-  suggestionId: c.suggestionId,
-  suggestionType: c.suggestionType,
-  communityId: c.communityId,
-  deviceId: c.deviceId,
-  periodStart: utc(c.periodStart),
-  periodEnd: utc(c.periodEnd),
-  committedAt: utc(c.committedAt),
-  settledAt: utcOrNull(c.settledAt),
-  remindedAt: utcOrNull(c.remindedAt),
-  status: c.status,
-  rewardPointsEstimated: c.rewardPointsEstimated,
-  rewardPointsActual: c.rewardPointsActual,
-  actualKwh: c.actualKwh,
-  baselineKwh: c.baselineKwh,
-  baselineDays: c.baselineDays,
-  deliveredKwh: c.deliveredKwh,
-  settlementOutcome: c.settlementOutcome,
-  createdAt: utc(c.createdAt),
+  id: as(sql`${c.id}::text`, "id"),
+  userId: as(c.userId, "userId"),
+  suggestionId: as(c.suggestionId, "suggestionId"),
+  suggestionType: as(c.suggestionType, "suggestionType"),
+  communityId: as(c.communityId, "communityId"),
+  deviceId: as(c.deviceId, "deviceId"),
+  periodStart: as(utc(c.periodStart), "periodStart"),
+  periodEnd: as(utc(c.periodEnd), "periodEnd"),
+  committedAt: as(utc(c.committedAt), "committedAt"),
+  settledAt: as(utc(c.settledAt), "settledAt"),
+  remindedAt: as(utc(c.remindedAt), "remindedAt"),
+  status: as(c.status, "status"),
+  rewardPointsEstimated: as(c.rewardPointsEstimated, "rewardPointsEstimated"),
+  rewardPointsActual: as(c.rewardPointsActual, "rewardPointsActual"),
+  actualKwh: as(c.actualKwh, "actualKwh"),
+  baselineKwh: as(c.baselineKwh, "baselineKwh"),
+  baselineDays: as(c.baselineDays, "baselineDays"),
+  deliveredKwh: as(c.deliveredKwh, "deliveredKwh"),
+  settlementOutcome: as(c.settlementOutcome, "settlementOutcome"),
+  createdAt: as(utc(c.createdAt), "createdAt"),
 };
+/** execute()'s answer: postgres.js gives the row array itself, PGlite an object holding `rows`. */
+function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return (result as { rows: T[] }).rows;
+}
+
 type PlainRow = {
   id: string;
   userId: string;
