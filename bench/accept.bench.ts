@@ -8,10 +8,11 @@
 // `bun run bench/accept.bench.ts [--write] [--rate=1000] [--seconds=60] [--steady-rate=300] [--steady-seconds=30]`
 // --write rewrites the "Accept spike" section of bench/RESULTS.md.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedBroker, startNudgingTool, startOidcIssuer } from "@celine/fakes";
 import mqtt from "mqtt";
-import { postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
+import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
 import { apiEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
@@ -163,7 +164,16 @@ try {
   await runGenerator(api.url, warmPlan, WARMUP_RATE, WARMUP_SECONDS);
   await drained(db, 120_000);
 
-  const measured = [];
+  const measured: {
+    tag: string;
+    rate: number;
+    seconds: number;
+    load: Spike;
+    usage: CpuUsage;
+    drainMs: number;
+    check: Awaited<ReturnType<typeof verify>>;
+    busyBefore: number;
+  }[] = [];
   for (const [i, r] of runs.entries()) {
     const busyBefore = await waitForQuiet();
     console.log(`${r.tag}: ${fmt(r.rate)} req/s for ${r.seconds} s (${fmt(requestsOf(r))} requests)…`);
@@ -256,6 +266,8 @@ try {
     ],
   ]);
   const perRequest = (v: number | undefined, answered: number) => fmt((v ?? 0) / Math.max(1, answered), 2);
+  const cpuPerAnswer = (m: (typeof measured)[number]) =>
+    (Object.values(m.usage.groups).reduce((a, b) => a + b, 0) + m.usage.other) / Math.max(1, m.load.answered);
   const section = [
     "## Accept spike",
     "",
@@ -282,7 +294,8 @@ try {
       `  messages and ${fmt(m.check.confirmations)} confirmations received; the relay was done ${fmt(m.drainMs / 1000, 1)} s after the`,
       `  last answer. CPU per answered request: API ${perRequest(m.usage.groups.api, m.load.answered)} ms, PostgreSQL`,
       `  ${perRequest(m.usage.groups.postgres, m.load.answered)} ms, generator ${perRequest(m.usage.groups.generator, m.load.answered)} ms, everything else ${perRequest(m.usage.other, m.load.answered)} ms (fakes, broker, other`,
-      `  sessions; the machine was ${fmt(100 * m.busyBefore, 0)} % busy just before).`,
+      `  sessions; the machine was ${fmt(100 * m.busyBefore, 0)} % busy just before). Together ${fmt(cpuPerAnswer(m), 2)} ms of CPU per`,
+      `  answer: at that cost ${availableParallelism()} cores allow ~${fmt((availableParallelism() * 1000) / cpuPerAnswer(m))} answers/s with everything on this machine.`,
     ]),
     "- Lost = ids answered 200 but missing from the database, plus commitments without their MQTT message or",
     "  their confirmation nudge. Duplicates = a member answered two different ids, a second live commitment for",
