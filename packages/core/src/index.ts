@@ -33,6 +33,14 @@ export * from "./schemas/index.ts";
 export * from "./schemas/points.ts";
 export * from "./schemas/suggestions.ts";
 export * from "./settlement/settle-due-commitments.ts";
+export {
+  addDays,
+  createZonedClock,
+  daysBetween,
+  isWeekend,
+  type LocalDate,
+  type ZonedClock,
+} from "./settlement/zoned-clock.ts";
 export * from "./suggestions/build-suggestions.ts";
 export * from "./suggestions/community-time.ts";
 export * from "./suggestions/dt-rows.ts";

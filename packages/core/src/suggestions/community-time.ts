@@ -1,6 +1,8 @@
 // Community-local wall-clock time (COMMUNITY_TIMEZONE): labels and nudge facts are written in it.
-// Instants stay UTC everywhere else; only these helpers look at a zone, through Intl, so daylight
-// saving changes are the platform's tz database's business, not ours.
+// Instants stay UTC everywhere else. The zone arithmetic is the settlement's zoned clock (one
+// implementation of DST for the whole service); this is the hour/minute view of it.
+
+import { createZonedClock, type ZonedClock } from "../settlement/zoned-clock.ts";
 
 export type LocalTime = {
   /** "YYYY-MM-DD" */
@@ -12,39 +14,24 @@ export type LocalTime = {
   hhmm: string;
 };
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+const clocks = new Map<string, ZonedClock>();
 
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat("en-GB", {
-      timeZone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-    });
-    formatters.set(timeZone, formatter);
-  }
-  return formatter;
+/** The zone's clock, made once per zone (it memoises offsets). */
+export function zonedClockOf(timeZone: string): ZonedClock {
+  const known = clocks.get(timeZone);
+  if (known) return known;
+  const clock = createZonedClock(timeZone);
+  clocks.set(timeZone, clock);
+  return clock;
 }
 
 /** The wall-clock reading of `instant` in `timeZone`. */
 export function toLocalTime(instant: Date, timeZone: string): LocalTime {
-  const parts: Record<string, string> = {};
-  for (const part of formatterFor(timeZone).formatToParts(instant)) parts[part.type] = part.value;
-  const hour = Number(parts.hour) % 24;
-  const minute = Number(parts.minute);
-  return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    hour,
-    minute,
-    second: Number(parts.second),
-    hhmm: `${pad(hour)}:${pad(minute)}`,
-  };
+  const { date, msOfDay } = zonedClockOf(timeZone).local(instant);
+  const seconds = Math.floor(msOfDay / 1000);
+  const hour = Math.floor(seconds / 3600);
+  const minute = Math.floor((seconds % 3600) / 60);
+  return { date, hour, minute, second: seconds % 60, hhmm: `${pad(hour)}:${pad(minute)}` };
 }
 
 function pad(n: number): string {
