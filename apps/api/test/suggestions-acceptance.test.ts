@@ -184,8 +184,11 @@ describe("acceptance", () => {
       await until("confirmations failing repeatedly", async () =>
         (await pendingOf(ids, "nudge", "flexibility_committed")).every((e) => e.attempts >= 3),
       );
-      const failedCalls = fakes.nudging.calls.filter((c) => c.status === 500).length;
-      expect(failedCalls).toBeGreaterThanOrEqual(60);
+      // An attempt is counted when claimed, before the nudging tool answers: wait for the answers too.
+      await until(
+        "three answered 500s per confirmation",
+        async () => fakes.nudging.calls.filter((c) => c.status === 500).length >= 60,
+      );
       fakes.nudging.reset();
       await until(
         "every confirmation delivered",
