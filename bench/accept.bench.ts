@@ -210,8 +210,7 @@ try {
     seconds: CEILING_SECONDS,
     libpqEnv: db.libpqEnv,
   });
-  const [{ version } = { version: "?" }] = await db.sql<{ version: string }[]>`
-    select current_setting('server_version') as version`;
+  const version = await db.serverVersion();
 
   const table = formatTable([
     [

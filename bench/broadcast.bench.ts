@@ -58,8 +58,7 @@ type Measurement = {
 try {
   const db = await createBenchDatabase(DATABASE);
   cleanups.push(() => db.drop());
-  const [{ version = "?" } = {}] = await db.sql<{ version: string }[]>`
-    select split_part(current_setting('server_version'), ' ', 1) as version`;
+  const version = await db.serverVersion();
 
   const issuer = await startOidcIssuer({ tokenTtlSeconds: 3600 });
   cleanups.push(() => issuer.close());

@@ -164,8 +164,7 @@ try {
   const plan = await explain(db, pageQuery.sql, pageQuery.params);
   const countPlan = await explain(db, countQuery.sql, countQuery.params);
   const profile = process.argv.includes("--profile") ? await profileApi(env, path, token) : null;
-  const [{ version } = { version: "?" }] = await db.sql<{ version: string }[]>`
-    select split_part(current_setting('server_version'), ' ', 1) as version`;
+  const version = await db.serverVersion();
 
   const median = (key: Target["key"]) => {
     const sorted = [...rounds[key]].sort((a, b) => a.load.requestsPerSecond - b.load.requestsPerSecond);

@@ -14,6 +14,8 @@ export type BenchDatabase = {
   /** libpq environment for psql / pgbench: same server, database, search_path and time zone as the app. */
   libpqEnv: Record<string, string>;
   sql: postgres.Sql;
+  /** The server's version number (e.g. "15.19"), for the results' machine line. */
+  serverVersion(): Promise<string>;
   drop(): Promise<void>;
 };
 
@@ -51,6 +53,11 @@ export async function createBenchDatabase(name: string): Promise<BenchDatabase> 
       PGOPTIONS: `-c search_path=${SCHEMA} -c TimeZone=UTC`,
     },
     sql,
+    async serverVersion() {
+      const [row] = await sql<{ version: string }[]>`
+        select split_part(current_setting('server_version'), ' ', 1) as version`;
+      return row?.version ?? "?";
+    },
     async drop() {
       if (dropped) return;
       dropped = true;
