@@ -1,26 +1,32 @@
-import { and, asc, gt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, asc, type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { authorize } from "../authorize.ts";
 import type { Ctx } from "../context.ts";
+import { copyOut } from "../db/copy-out.ts";
 import { commitments as c } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { ExportQuery } from "../schemas/commitments.ts";
 import { parseInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
+import { EXPORT_COLUMNS, JsonRowWriter } from "./copy-to-json.ts";
 
 export type ExportFormat = "json" | "ndjson";
 export type ExportResult = {
-  /** The body, in chunks: a JSON array, or one JSON object per line. */
-  body: AsyncIterable<string>;
+  /** The body, in chunks of bytes: a JSON array, or one JSON object per line. */
+  body: AsyncIterable<Uint8Array>;
   /** With paging: the cursor of the next page, null on the last one. Without: always null. */
   nextCursor: string | null;
 };
 
 /**
- * Rows per round trip: small enough that a batch in flight and one being written stay a few MB,
- * large enough that the round trips are a small share of the time.
+ * Rows per statement. PostgreSQL streams each batch as COPY text, rendered as it arrives; the batch
+ * bounds what PGlite (which answers a COPY whole) holds, and what a client that goes away leaves to drain.
  */
-const BATCH = 1000;
+const BATCH = 10_000;
+/** Rendered bytes gathered before a chunk goes out. */
+const CHUNK_BYTES = 64 * 1024;
 const US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const dialect = new PgDialect();
 
 /** Every member, every status, oldest first — for the data pipelines' mirror. Memory stays flat. */
 export async function exportCommitments({
@@ -34,7 +40,7 @@ export async function exportCommitments({
 }): Promise<ExportResult> {
   await authorize(ctx, "export", { type: "commitment" });
   const query = parseInput(ExportQuery, input);
-  const after = query.created_after ? new Date(query.created_after) : null;
+  const after = query.created_after ? new Date(query.created_after).toISOString() : null;
   const start = query.cursor ? decodeCursor(query.cursor) : null;
   const paged = query.limit !== undefined || query.cursor !== undefined;
   const pageSize = paged ? (query.limit ?? 1000) : Number.POSITIVE_INFINITY;
@@ -54,11 +60,10 @@ export async function exportCommitments({
     if (keys[1] && keys[0]) nextCursor = encodeCursor(keys[0].key);
   }
 
-  const separator = format === "json" ? "," : "\n";
-  // Called, not built lazily: the query starts at once, so the prefetch overlaps the writing.
-  const fetchBatch = async (from: Key | null): Promise<PlainRow[]> => {
-    const query = ctx.db
-      .select(plainColumns)
+  /** One batch's SELECT, its values inlined (COPY takes no parameters; they are all validated above). */
+  const batch = (from: Key | null) => {
+    const select = ctx.db
+      .select(Object.fromEntries(EXPORT_COLUMNS.map(({ key, column }) => [key, column])))
       .from(c)
       .where(
         and(
@@ -67,47 +72,33 @@ export async function exportCommitments({
         ),
       )
       .orderBy(asc(c.createdAt), asc(c.id))
-      .limit(BATCH)
-      .getSQL();
-    return rowsOf<PlainRow>(await ctx.db.execute(query));
+      .limit(BATCH);
+    return dialect.sqlToQuery(select.getSQL().inlineParams()).sql;
   };
-  // The first chunk is yielded only after the first query answered, so a transport that awaits it
-  // before sending headers can still turn a failing database into a 500.
-  async function* body(): AsyncGenerator<string> {
-    let first = true;
-    let pending: Promise<PlainRow[]> | null = fetchBatch(start);
-    try {
-      while (pending) {
-        const rows: PlainRow[] = await pending;
-        pending = null;
-        const last = rows.at(-1);
-        // Prefetch: the next batch is on its way while this one is rendered and written.
-        if (last && rows.length === BATCH)
-          pending = fetchBatch({ at: keyInstant(last.createdAt), id: last.id });
-        if (!last) break;
-        let text = first ? (format === "json" ? "[" : "") : separator;
-        for (let i = 0; i < rows.length; i++) {
-          if (i > 0) text += separator;
-          text += renderRow(rows[i] as PlainRow);
-        }
-        first = false;
-        yield text;
+  // The first chunk is yielded only after the first statement answered, so a transport that awaits
+  // it before sending headers can still turn a failing database into a 500.
+  async function* body(): AsyncGenerator<Uint8Array> {
+    const writer = new JsonRowWriter(format);
+    let from = start;
+    for (;;) {
+      let rows = 0;
+      for await (const chunk of copyOut(ctx.db, batch(from))) {
+        rows += writer.write(chunk);
+        if (writer.length >= CHUNK_BYTES) yield writer.take();
       }
-    } finally {
-      // A client that went away leaves a query in flight: let it finish without an unhandled rejection.
-      pending?.catch(() => {});
+      if (rows < BATCH || !writer.lastLine) break;
+      from = lineKey(writer.lastLine);
     }
-    if (format === "json") yield first ? "[]" : "]";
-    else if (!first) yield "\n";
+    yield writer.finish();
   }
   return { body: body(), nextCursor };
 }
 
 type Key = { at: string; id: string };
 
-function filter(after: Date | null, from: Key | null): SQL | undefined {
+function filter(after: string | null, from: Key | null): SQL | undefined {
   return and(
-    after ? gt(c.createdAt, after) : undefined,
+    after ? sql`${c.createdAt} > ${after}::timestamptz` : undefined,
     from ? sql`(${c.createdAt}, ${c.id}) > (${from.at}::timestamptz, ${from.id}::uuid)` : undefined,
   );
 }
@@ -144,100 +135,8 @@ function decodeCursor(cursor: string): Key {
   }
 }
 
-/**
- * Instants as PostgreSQL's own text of the UTC wall clock (`YYYY-MM-DD HH:MM:SS[.ffffff]`): the
- * cheapest rendering it has (to_char and json_build_object cost several times a COPY); JS reshapes it.
- */
-const utc = (column: SQLWrapper) => sql`(${column} at time zone 'UTC')::text`;
-
-/** Plain columns; numerics stay decimal strings (as drizzle hands them to toCommitmentOut). */
-/**
- * Plain columns, each aliased to its key: the batch runs through execute(), so the driver's row
- * objects come back as they are (drizzle's per-field mapping cost as much as the rendering).
- * Numerics stay decimal strings, as drizzle hands them to toCommitmentOut.
- */
-const as = (value: SQLWrapper, key: keyof PlainRow) => sql`${value}`.as(key);
-const plainColumns = {
-  id: as(sql`${c.id}::text`, "id"),
-  userId: as(c.userId, "userId"),
-  suggestionId: as(c.suggestionId, "suggestionId"),
-  suggestionType: as(c.suggestionType, "suggestionType"),
-  communityId: as(c.communityId, "communityId"),
-  deviceId: as(c.deviceId, "deviceId"),
-  periodStart: as(utc(c.periodStart), "periodStart"),
-  periodEnd: as(utc(c.periodEnd), "periodEnd"),
-  committedAt: as(utc(c.committedAt), "committedAt"),
-  settledAt: as(utc(c.settledAt), "settledAt"),
-  remindedAt: as(utc(c.remindedAt), "remindedAt"),
-  status: as(c.status, "status"),
-  rewardPointsEstimated: as(c.rewardPointsEstimated, "rewardPointsEstimated"),
-  rewardPointsActual: as(c.rewardPointsActual, "rewardPointsActual"),
-  actualKwh: as(c.actualKwh, "actualKwh"),
-  baselineKwh: as(c.baselineKwh, "baselineKwh"),
-  baselineDays: as(c.baselineDays, "baselineDays"),
-  deliveredKwh: as(c.deliveredKwh, "deliveredKwh"),
-  settlementOutcome: as(c.settlementOutcome, "settlementOutcome"),
-  createdAt: as(utc(c.createdAt), "createdAt"),
-};
-/** execute()'s answer: postgres.js gives the row array itself, PGlite an object holding `rows`. */
-function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return (result as { rows: T[] }).rows;
-}
-
-type PlainRow = {
-  id: string;
-  userId: string;
-  suggestionId: string;
-  suggestionType: string;
-  communityId: string | null;
-  deviceId: string | null;
-  periodStart: string;
-  periodEnd: string;
-  committedAt: string;
-  settledAt: string | null;
-  remindedAt: string | null;
-  status: string;
-  rewardPointsEstimated: number;
-  rewardPointsActual: number | null;
-  actualKwh: string | null;
-  baselineKwh: string | null;
-  baselineDays: number | null;
-  deliveredKwh: string | null;
-  settlementOutcome: string | null;
-  createdAt: string;
-};
-
-/** `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC) → `YYYY-MM-DDTHH:MM:SS.mmmZ`, as Date#toISOString: truncated to ms. */
-function isoInstant(text: string): string {
-  if (text.length < 19 || text.length > 26 || text.charCodeAt(4) !== 45) {
-    // Outside years 1000–9999 (or BC) the fixed slicing does not hold; let Date do it.
-    return new Date(`${text.replace(" ", "T")}Z`).toISOString();
-  }
-  const fraction = text.length > 20 ? text.slice(20, 23).padEnd(3, "0") : "000";
-  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction}Z`;
-}
-
-/** The keyset position with microseconds, castable to timestamptz. */
-const keyInstant = (text: string) => `${text.replace(" ", "T")}Z`;
-
-const quote = (value: string | null) => (value === null ? "null" : JSON.stringify(value));
-const instantOrNull = (value: string | null) => (value === null ? "null" : `"${isoInstant(value)}"`);
-const kwh = (value: string | null) => (value === null ? "null" : JSON.stringify(Number(value)));
-const int = (value: number | null) => (value === null ? "null" : String(value));
-
-/** The CommitmentOut wire shape (same keys, order and formats as toCommitmentOut + JSON.stringify). */
-function renderRow(r: PlainRow): string {
-  return (
-    `{"id":"${r.id}","user_id":${quote(r.userId)},"suggestion_id":${quote(r.suggestionId)},` +
-    `"suggestion_type":${quote(r.suggestionType)},"community_id":${quote(r.communityId)},` +
-    `"device_id":${quote(r.deviceId)},"period_start":"${isoInstant(r.periodStart)}",` +
-    `"period_end":"${isoInstant(r.periodEnd)}","committed_at":"${isoInstant(r.committedAt)}",` +
-    `"settled_at":${instantOrNull(r.settledAt)},"reminded_at":${instantOrNull(r.remindedAt)},` +
-    `"status":${quote(r.status)},"reward_points_estimated":${int(r.rewardPointsEstimated)},` +
-    `"reward_points_actual":${int(r.rewardPointsActual)},"actual_kwh":${kwh(r.actualKwh)},` +
-    `"baseline_kwh":${kwh(r.baselineKwh)},"baseline_days":${int(r.baselineDays)},` +
-    `"delivered_kwh":${kwh(r.deliveredKwh)},"settlement_outcome":${quote(r.settlementOutcome)},` +
-    `"created_at":"${isoInstant(r.createdAt)}"}`
-  );
+/** The keyset position of a COPY line: its first field (id) and last (created_at, in full). */
+function lineKey(line: Uint8Array): Key {
+  const fields = new TextDecoder().decode(line).split("\t");
+  return { id: fields[0] ?? "", at: fields.at(-1) ?? "" };
 }

@@ -51,17 +51,16 @@ export const handler: RouteHandler<typeof route, AppEnv> = async (c) => {
  * The first chunk is awaited before the answer starts, so a failure there is still a 500 problem;
  * a later one can only cut the stream short (and is logged).
  */
-async function streamOf(chunks: AsyncIterable<string>, log: Logger): Promise<ReadableStream<Uint8Array>> {
+async function streamOf(chunks: AsyncIterable<Uint8Array>, log: Logger): Promise<ReadableStream<Uint8Array>> {
   const iterator = chunks[Symbol.asyncIterator]();
-  const encoder = new TextEncoder();
-  let head: IteratorResult<string> | null = await iterator.next();
+  let head: IteratorResult<Uint8Array> | null = await iterator.next();
   return new ReadableStream({
     async pull(controller) {
       try {
         const next = head ?? (await iterator.next());
         head = null;
         if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
+        else controller.enqueue(next.value);
       } catch (error) {
         log.error("export stream failed", { error });
         controller.error(error);
