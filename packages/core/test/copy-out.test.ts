@@ -18,7 +18,7 @@ const decoder = new TextDecoder();
 
 async function collect(select: string): Promise<{ chunks: Uint8Array[]; text: string }> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of copyOut(database.db, select)) chunks.push(chunk);
+  for await (const step of copyOut(database.db, select)) chunks.push(...step);
   return { chunks, text: chunks.map((chunk) => decoder.decode(chunk)).join("") };
 }
 

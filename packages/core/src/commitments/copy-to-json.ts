@@ -11,6 +11,7 @@ import { commitments as c } from "../db/schema.ts";
 
 /** How a field's COPY text becomes JSON. */
 type Kind = "verbatim" | "text" | "instant" | "kwh";
+const KIND_CODES: Record<Kind, number> = { verbatim: 0, text: 1, instant: 2, kwh: 3 };
 
 /** The wire keys in wire order, with the column each comes from. */
 export const EXPORT_COLUMNS: readonly { key: string; column: PgColumn; kind: Kind }[] = [
@@ -38,11 +39,13 @@ export const EXPORT_COLUMNS: readonly { key: string; column: PgColumn; kind: Kin
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const KINDS = EXPORT_COLUMNS.map((col) => col.kind);
-/** `{"id":`, `,"user_id":`, …: what precedes each field's value. */
-const PREFIXES = EXPORT_COLUMNS.map((col, i) => encoder.encode(`${i === 0 ? "{" : ","}"${col.key}":`));
-const PREFIX_BYTES = PREFIXES.reduce((sum, p) => sum + p.length, 0);
-const NULL = encoder.encode("null");
+const KINDS = Uint8Array.from(EXPORT_COLUMNS, (col) => KIND_CODES[col.kind]);
+/** `{"id":`, `,"user_id":`, …: what precedes each field's value, back to back; field i's at PREFIX_STARTS[i]. */
+const PREFIXES = EXPORT_COLUMNS.map((col, i) => `${i === 0 ? "{" : ","}"${col.key}":`);
+const PREFIX_BYTES_ALL = encoder.encode(PREFIXES.join(""));
+const PREFIX_BYTES = PREFIX_BYTES_ALL.length;
+let prefixEnd = 0;
+const PREFIX_STARTS = [0, ...PREFIXES.map((prefix) => (prefixEnd += prefix.length))];
 
 const TAB = 9;
 const NEWLINE = 10;
@@ -57,6 +60,7 @@ const COPY_ESCAPES: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13,
 /** JSON.stringify's short escapes for control bytes; the others become \u00XX (lowercase hex). */
 const JSON_ESCAPES: Record<number, number> = { 8: 98, 9: 116, 10: 110, 12: 102, 13: 114 };
 const HEX = encoder.encode("0123456789abcdef");
+const indexOf = Uint8Array.prototype.indexOf;
 
 /**
  * An output buffer that grows as needed; `take()` hands out a copy of what was written and starts
@@ -66,8 +70,10 @@ export class JsonRowWriter {
   private out = new Uint8Array(1 << 17);
   private at = 0;
   private rows = 0;
-  /** The last line rendered, as COPY text (a view into the caller's chunk). */
-  lastLine: Uint8Array | null = null;
+  /** Where the last line rendered lies (COPY text, in the caller's chunk): no views made per line. */
+  private lastChunk: Uint8Array | null = null;
+  private lastStart = 0;
+  private lastEnd = 0;
 
   constructor(private readonly format: "json" | "ndjson") {}
 
@@ -81,14 +87,22 @@ export class JsonRowWriter {
     let start = 0;
     let count = 0;
     while (start < chunk.length) {
-      let end = chunk.indexOf(NEWLINE, start);
+      // TypedArray's own indexOf: a driver's Buffer overrides it with a slower one.
+      let end = indexOf.call(chunk, NEWLINE, start);
       if (end < 0) end = chunk.length;
       this.row(chunk, start, end);
-      this.lastLine = chunk.subarray(start, end);
+      this.lastChunk = chunk;
+      this.lastStart = start;
+      this.lastEnd = end;
       start = end + 1;
       count++;
     }
     return count;
+  }
+
+  /** The last line rendered, as COPY text; null before the first. */
+  lastLine(): Uint8Array | null {
+    return this.lastChunk?.subarray(this.lastStart, this.lastEnd) ?? null;
   }
 
   /** Everything written so far, and the closing bytes: `]` for an array (`[]` when empty). */
@@ -110,30 +124,35 @@ export class JsonRowWriter {
     if (this.format === "json") out[this.at++] = this.rows === 0 ? 91 /* [ */ : 44; /* , */
     let p = start;
     for (let field = 0; field < KINDS.length; field++) {
-      let q = src.indexOf(TAB, p);
-      if (q < 0 || q > end) q = end;
-      const prefix = PREFIXES[field] as Uint8Array;
-      out.set(prefix, this.at);
-      this.at += prefix.length;
-      if (q - p === 2 && src[p] === BACKSLASH && src[p + 1] === 78 /* N */) {
-        out.set(NULL, this.at);
-        this.at += 4;
-      } else {
-        switch (KINDS[field]) {
-          case "verbatim":
-            out.set(src.subarray(p, q), this.at);
-            this.at += q - p;
-            break;
-          case "text":
-            this.text(src, p, q);
-            break;
-          case "instant":
-            if (!this.instant(src, p, q)) this.bytes(slowInstant(decoder.decode(src.subarray(p, q))));
-            break;
-          case "kwh":
-            if (!this.kwh(src, p, q)) this.bytes(slowKwh(decoder.decode(src.subarray(p, q))));
-            break;
-        }
+      // Byte loops rather than set()/subarray()/indexOf(): for fields this short, the calls cost more.
+      let at = this.at;
+      for (let i = PREFIX_STARTS[field] as number, stop = PREFIX_STARTS[field + 1] as number; i < stop; i++)
+        out[at++] = PREFIX_BYTES_ALL[i] as number;
+      this.at = at;
+      if (src[p] === BACKSLASH && src[p + 1] === 78 /* N */ && (p + 2 === end || src[p + 2] === TAB)) {
+        out[this.at++] = 110; // n
+        out[this.at++] = 117; // u
+        out[this.at++] = 108; // l
+        out[this.at++] = 108; // l
+        p += 3;
+        continue;
+      }
+      let q = p;
+      while (q < end && src[q] !== TAB) q++;
+      switch (KINDS[field]) {
+        case 0: // verbatim
+          for (let i = p; i < q; i++) out[at++] = src[i] as number;
+          this.at = at;
+          break;
+        case 1: // text
+          this.text(src, p, q);
+          break;
+        case 2: // instant
+          if (!this.instant(src, p, q)) this.bytes(slowInstant(decoder.decode(src.subarray(p, q))));
+          break;
+        case 3: // kwh
+          if (!this.kwh(src, p, q)) this.bytes(slowKwh(decoder.decode(src.subarray(p, q))));
+          break;
       }
       p = q + 1;
     }
@@ -184,17 +203,13 @@ export class JsonRowWriter {
     const out = this.out;
     let at = this.at;
     out[at++] = QUOTE;
-    out.set(src.subarray(p, p + 10), at);
-    at += 10;
+    for (let i = p; i < p + 10; i++) out[at++] = src[i] as number;
     out[at++] = 84; // T
-    out.set(src.subarray(p + 11, p + 19), at);
-    at += 8;
+    for (let i = p + 11; i < p + 19; i++) out[at++] = src[i] as number;
     out[at++] = DOT;
     // Fraction digits sit between the dot at p + 19 and the offset at q - 3.
-    for (let i = 0; i < 3; i++) {
-      const at20 = p + 20 + i;
-      out[at++] = n > 22 && at20 < q - 3 ? (src[at20] as number) : DIGIT_0;
-    }
+    const digitsEnd = q - 3;
+    for (let i = p + 20; i < p + 23; i++) out[at++] = i < digitsEnd ? (src[i] as number) : DIGIT_0;
     out[at++] = 90; // Z
     out[at++] = QUOTE;
     this.at = at;
@@ -236,9 +251,10 @@ export class JsonRowWriter {
     const digits = stop - firstSignificant - (dot >= 0 && firstSignificant < dot && stop > dot ? 1 : 0);
     if (digits > 15 || intEnd - i > 21 || (src[i] === DIGIT_0 && intEnd - i > 1)) return false;
     if (firstSignificant > intEnd && firstSignificant - intEnd - 1 > 5) return false; // below 1e-6
-    if (negative) out[this.at++] = MINUS;
-    out.set(src.subarray(i, stop), this.at);
-    this.at += stop - i;
+    let at = this.at;
+    if (negative) out[at++] = MINUS;
+    for (let j = i; j < stop; j++) out[at++] = src[j] as number;
+    this.at = at;
     return true;
   }
 

@@ -82,12 +82,15 @@ export async function exportCommitments({
     let from = start;
     for (;;) {
       let rows = 0;
-      for await (const chunk of copyOut(ctx.db, batch(from))) {
-        rows += writer.write(chunk);
-        if (writer.length >= CHUNK_BYTES) yield writer.take();
+      for await (const chunks of copyOut(ctx.db, batch(from))) {
+        for (const chunk of chunks) {
+          rows += writer.write(chunk);
+          if (writer.length >= CHUNK_BYTES) yield writer.take();
+        }
       }
-      if (rows < BATCH || !writer.lastLine) break;
-      from = lineKey(writer.lastLine);
+      const last = writer.lastLine();
+      if (rows < BATCH || !last) break;
+      from = lineKey(last);
     }
     yield writer.finish();
   }

@@ -10,21 +10,22 @@ type PgliteClient = {
 };
 
 /**
- * `COPY (select) TO STDOUT` in text format, as chunks holding whole lines: the cheapest way out of
- * PostgreSQL for bulk reads (no per-row objects in the driver). postgres.js streams it with
+ * `COPY (select) TO STDOUT` in text format: each step answers the chunks that arrived since the last
+ * one, every chunk holding whole lines. The cheapest way out of PostgreSQL for bulk reads (no row
+ * objects in the driver), and nothing is copied on the way: memory churn is what limits a big export. postgres.js streams it with
  * backpressure; PGlite answers the whole result at once (it is in-process anyway), so callers keep
  * each statement bounded with a LIMIT. COPY takes no bind parameters: `select` must already hold
  * its values as literals.
  *
  * `db` must be the root handle an adapter opened, not a transaction's.
  */
-export async function* copyOut(db: Db, select: string): AsyncGenerator<Uint8Array> {
+export async function* copyOut(db: Db, select: string): AsyncGenerator<Uint8Array[]> {
   const client = (db as { $client?: PostgresJsClient | PgliteClient }).$client;
   if (client && "unsafe" in client) {
     yield* lines(await client.unsafe(`copy (${select}) to stdout`).readable());
   } else if (client && "query" in client) {
     const { blob } = await client.query(`copy (${select}) to '/dev/blob'`);
-    if (blob && blob.size > 0) yield new Uint8Array(await blob.arrayBuffer());
+    if (blob && blob.size > 0) yield [new Uint8Array(await blob.arrayBuffer())];
   } else {
     throw new Error("copyOut: needs the root handle of a postgres.js or PGlite database");
   }
@@ -35,7 +36,7 @@ export async function* copyOut(db: Db, select: string): AsyncGenerator<Uint8Arra
  * message, so a chunk never splits a line. Left early (a client gone), the rest is read and dropped
  * rather than the stream destroyed: postgres.js would keep its connection paused forever.
  */
-async function* lines(stream: Readable): AsyncGenerator<Uint8Array> {
+async function* lines(stream: Readable): AsyncGenerator<Uint8Array[]> {
   let ended = false;
   const end = new Promise<void>((resolve, reject) => {
     stream.once("end", () => {
@@ -49,7 +50,7 @@ async function* lines(stream: Readable): AsyncGenerator<Uint8Array> {
     for (;;) {
       const buffered: Uint8Array[] = [];
       for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) buffered.push(chunk);
-      if (buffered.length > 0) yield concat(buffered);
+      if (buffered.length > 0) yield buffered;
       else if (ended) return;
       else await Promise.race([new Promise((resolve) => stream.once("readable", resolve)), end]);
     }
@@ -63,15 +64,4 @@ async function* lines(stream: Readable): AsyncGenerator<Uint8Array> {
     // the pooled connection would never answer again: resume it here.
     (stream as Readable & { _read(size: number): void })._read(0);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
-  return whole;
 }
