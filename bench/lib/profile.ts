@@ -26,8 +26,10 @@ export const LIST_STAGES: Stage[] = [
     matches: at("nextWrite", "postgres/src/connection.js"),
   },
   { name: "postgres.js: parsing result rows", matches: at("DataRow", "postgres/src/connection.js") },
-  { name: "drizzle: mapping rows (timestamps → Date)", matches: at("mapResultRow", "drizzle-orm/utils.js") },
-  { name: "toCommitmentOut (Date → ISO strings)", matches: at("toCommitmentOut", "commitments/out.ts") },
+  {
+    name: "wireRowToCommitmentOut (driver text → wire shape)",
+    matches: at("wireRowToCommitmentOut", "commitments/out.ts"),
+  },
   { name: "JSON response (c.json → JSON.stringify)", matches: at("json", "hono/dist/context.js") },
   { name: "request log line (JSON to stdout)", matches: at(/.*/, "packages/core/src/log.ts") },
 ];

@@ -3,13 +3,15 @@ import { asc, sql } from "drizzle-orm";
 import fc from "fast-check";
 import { JsonRowWriter } from "../src/commitments/copy-to-json.ts";
 import { type ExportFormat, exportCommitments } from "../src/commitments/export-commitments.ts";
+import { listCommitments } from "../src/commitments/list-commitments.ts";
 import { toCommitmentOut } from "../src/commitments/out.ts";
 import type { Database } from "../src/db/database.ts";
 import { commitments } from "../src/db/schema.ts";
 import { createTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
-// The export renders PostgreSQL's COPY text byte by byte; the list route renders drizzle's rows with
-// toCommitmentOut + JSON.stringify. Both must answer the same bytes for every row the table can hold.
+// The export renders PostgreSQL's COPY text byte by byte, and the list reads the wire columns as text
+// (wireRowToCommitmentOut); every other verb maps drizzle's rows with toCommitmentOut. All must answer
+// the same bytes for every row the table can hold.
 
 let database: Database;
 beforeAll(async () => {
@@ -31,7 +33,7 @@ async function exported(format: ExportFormat, input = {}): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** What the list route would answer for every row, oldest first, as one JSON text per row. */
+/** toCommitmentOut of every row, oldest first, as one JSON text per row. */
 async function listed(): Promise<string[]> {
   const rows = await database.db
     .select()
@@ -120,13 +122,22 @@ async function replaceRows(rows: GeneratedRow[]) {
 }
 
 describe("export rendering", () => {
-  test("every row is exactly what toCommitmentOut + JSON.stringify make of it (JSON array and NDJSON)", async () => {
+  test("every row is exactly what toCommitmentOut + JSON.stringify make of it (JSON array, NDJSON, list)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(row, { maxLength: 8 }), async (rows) => {
         await replaceRows(rows);
         const expected = await listed();
         expect(await exported("json")).toBe(`[${expected.join(",")}]`);
         expect(await exported("ndjson")).toBe(expected.map((line) => `${line}\n`).join(""));
+        // The list verb, member by member (those a query parameter can name: user_id is trimmed, never
+        // empty): the same text for every row it answers.
+        for (const member of new Set(
+          rows.map((r) => r.userId).filter((id) => id !== "" && id.trim() === id),
+        )) {
+          const page = await listCommitments({ ctx: exporter(), input: { user_id: member, limit: 200 } });
+          expect(page.total).toBe(page.items.length);
+          for (const item of page.items) expect(expected).toContain(JSON.stringify(item));
+        }
       }),
       { numRuns: 60 },
     );

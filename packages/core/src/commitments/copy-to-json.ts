@@ -14,7 +14,7 @@ type Kind = "verbatim" | "text" | "instant" | "kwh";
 const KIND_CODES: Record<Kind, number> = { verbatim: 0, text: 1, instant: 2, kwh: 3 };
 
 /** The wire keys in wire order, with the column each comes from. */
-export const EXPORT_COLUMNS: readonly { key: string; column: PgColumn; kind: Kind }[] = [
+export const WIRE_COLUMNS: readonly { key: string; column: PgColumn; kind: Kind }[] = [
   { key: "id", column: c.id, kind: "text" },
   { key: "user_id", column: c.userId, kind: "text" },
   { key: "suggestion_id", column: c.suggestionId, kind: "text" },
@@ -39,9 +39,9 @@ export const EXPORT_COLUMNS: readonly { key: string; column: PgColumn; kind: Kin
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const KINDS = Uint8Array.from(EXPORT_COLUMNS, (col) => KIND_CODES[col.kind]);
+const KINDS = Uint8Array.from(WIRE_COLUMNS, (col) => KIND_CODES[col.kind]);
 /** `{"id":`, `,"user_id":`, …: what precedes each field's value, back to back; field i's at PREFIX_STARTS[i]. */
-const PREFIXES = EXPORT_COLUMNS.map((col, i) => `${i === 0 ? "{" : ","}"${col.key}":`);
+const PREFIXES = WIRE_COLUMNS.map((col, i) => `${i === 0 ? "{" : ","}"${col.key}":`);
 const PREFIX_BYTES_ALL = encoder.encode(PREFIXES.join(""));
 const PREFIX_BYTES = PREFIX_BYTES_ALL.length;
 let prefixEnd = 0;

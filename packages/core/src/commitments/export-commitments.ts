@@ -8,7 +8,7 @@ import { ValidationError } from "../errors.ts";
 import { ExportQuery } from "../schemas/commitments.ts";
 import { parseInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
-import { EXPORT_COLUMNS, JsonRowWriter } from "./copy-to-json.ts";
+import { JsonRowWriter, WIRE_COLUMNS } from "./copy-to-json.ts";
 
 export type ExportFormat = "json" | "ndjson";
 export type ExportResult = {
@@ -63,7 +63,7 @@ export async function exportCommitments({
   /** One batch's SELECT, its values inlined (COPY takes no parameters; they are all validated above). */
   const batch = (from: Key | null) => {
     const select = ctx.db
-      .select(Object.fromEntries(EXPORT_COLUMNS.map(({ key, column }) => [key, column])))
+      .select(Object.fromEntries(WIRE_COLUMNS.map(({ key, column }) => [key, column])))
       .from(c)
       .where(
         and(

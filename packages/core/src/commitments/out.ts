@@ -1,6 +1,8 @@
+import { type SQL, sql } from "drizzle-orm";
 import type { CommitmentRow } from "../db/schema.ts";
 import type { CommitmentOut } from "../schemas/commitments.ts";
 import { formatInstant, formatNullableInstant } from "../time.ts";
+import { WIRE_COLUMNS } from "./copy-to-json.ts";
 
 const kwh = (value: string | null) => (value === null ? null : Number(value));
 
@@ -28,4 +30,38 @@ export function toCommitmentOut(row: CommitmentRow): CommitmentOut {
     settlement_outcome: row.settlementOutcome,
     created_at: formatInstant(row.createdAt),
   };
+}
+
+/**
+ * The wire columns as the driver hands them through execute() (instants and decimals as text),
+ * each aliased to its wire key: for read paths where drizzle's per-field mapping and a Date per
+ * instant would cost more than the query.
+ */
+export const WIRE_SELECT: SQL = sql.raw(
+  WIRE_COLUMNS.map(({ key, column }) => `"${column.name}" as "${key}"`).join(", "),
+);
+
+/** A WIRE_SELECT row → the wire shape; the same answer as toCommitmentOut gives for the row. */
+export function wireRowToCommitmentOut(row: Record<string, unknown>): CommitmentOut {
+  const out: Record<string, unknown> = {};
+  for (const { key, kind } of WIRE_COLUMNS) {
+    const value = row[key] as string | number | null;
+    if (value === null || kind === "verbatim" || kind === "text") out[key] = value;
+    else if (kind === "kwh") out[key] = Number(value);
+    else out[key] = isoOfText(value as string);
+  }
+  return out as CommitmentOut;
+}
+
+/**
+ * timestamptz text in a UTC session (`YYYY-MM-DD HH:MM:SS[.ffffff]+00`) → `YYYY-MM-DDTHH:MM:SS.mmmZ`,
+ * truncated to milliseconds as Date#toISOString does; any other shape goes through Date (as drizzle).
+ */
+function isoOfText(text: string): string {
+  const n = text.length;
+  if (n < 22 || n > 29 || n === 23 || text[4] !== "-" || text[10] !== " " || !text.endsWith("+00")) {
+    return new Date(text).toISOString();
+  }
+  const fraction = n > 22 ? text.slice(20, Math.min(23, n - 3)).padEnd(3, "0") : "000";
+  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction}Z`;
 }
