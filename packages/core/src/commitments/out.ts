@@ -1,4 +1,3 @@
-import { type SQL, sql } from "drizzle-orm";
 import type { CommitmentRow } from "../db/schema.ts";
 import type { CommitmentOut } from "../schemas/commitments.ts";
 import { formatInstant, formatNullableInstant } from "../time.ts";
@@ -32,16 +31,7 @@ export function toCommitmentOut(row: CommitmentRow): CommitmentOut {
   };
 }
 
-/**
- * The wire columns as the driver hands them through execute() (instants and decimals as text),
- * each aliased to its wire key: for read paths where drizzle's per-field mapping and a Date per
- * instant would cost more than the query.
- */
-export const WIRE_SELECT: SQL = sql.raw(
-  WIRE_COLUMNS.map(({ key, column }) => `"${column.name}" as "${key}"`).join(", "),
-);
-
-/** A WIRE_SELECT row → the wire shape; the same answer as toCommitmentOut gives for the row. */
+/** A row of the wire columns as the driver hands them (instants and decimals as text) → the wire shape: the same answer as toCommitmentOut gives for the row. */
 export function wireRowToCommitmentOut(row: Record<string, unknown>): CommitmentOut {
   const out: Record<string, unknown> = {};
   for (const { key, kind } of WIRE_COLUMNS) {

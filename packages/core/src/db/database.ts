@@ -21,8 +21,3 @@ export type Database = {
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
-
-/** execute()'s rows: postgres.js answers the row array itself, PGlite an object holding `rows`. */
-export function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
-}
