@@ -8,10 +8,8 @@
 // of the API under the same load, split by stage.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listPageSelect } from "@celine/core";
+import { listPageStatement } from "@celine/core";
 import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
-import { Placeholder } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/postgres-js";
 import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
@@ -95,12 +93,7 @@ try {
   cleanups.push(() => bare.stop());
 
   // Ceiling (a): the prepared statement the list verb sends, built by the verb's own function.
-  const statement = listPageSelect(drizzle(db.sql), "all").toSQL();
-  const values: Record<string, unknown> = { owner: MEMBER, limit: LIMIT, offset: 0 };
-  const pageQuery = {
-    sql: statement.sql,
-    params: statement.params.map((p) => (p instanceof Placeholder ? values[p.name] : p)),
-  };
+  const pageQuery = listPageStatement({ owner: MEMBER, status: undefined, limit: LIMIT, offset: 0 });
   const pgbenchScript = [`${toPgbench(pageQuery.sql)};`, ""];
   const variables = Object.fromEntries(pageQuery.params.map((p, i) => [`p${i + 1}`, String(p)]));
 
@@ -193,7 +186,7 @@ try {
     "(verified once, then from the verification cache) and takes a Rego policy decision per request.",
     `Load: \`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s\`; database ceiling: \`pgbench -n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\``,
     "running the one prepared statement the list verb sends (the page, with the total as a scalar subquery),",
-    `built by the verb's own \`listPageSelect\`. A ${WARMUP_SECONDS} s warm-up per target, then ${ROUNDS} interleaved rounds; the table shows`,
+    `built by the verb's own \`listPageStatement\`. A ${WARMUP_SECONDS} s warm-up per target, then ${ROUNDS} interleaved rounds; the table shows`,
     "the median round. CPU columns: milliseconds of CPU per request of the server process, of the",
     "PostgreSQL backends of the benchmark database and of the load generator, read from /proc during",
     `the round; "other" is the share of the machine used by unrelated processes (the machine was`,

@@ -2,7 +2,7 @@ import { and, asc, type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import { authorize } from "../authorize.ts";
 import type { Ctx } from "../context.ts";
-import { copyOut } from "../db/copy-out.ts";
+import { copyOut } from "../db/direct.ts";
 import { commitments as c } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { ExportQuery } from "../schemas/commitments.ts";

@@ -1,7 +1,8 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, Placeholder, sql } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/pg-core";
 import { authorize } from "../authorize.ts";
 import type { Ctx } from "../context.ts";
-import type { Db } from "../db/database.ts";
+import { preparedRows } from "../db/direct.ts";
 import { type CommitmentRow, commitments } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { type CommitmentList, ListCommitmentsQuery } from "../schemas/commitments.ts";
@@ -30,13 +31,13 @@ export async function listCommitments({
       { path: "user_id", message: "required when a service lists commitments" },
     ]);
   }
-  const statement = query.status ? "status" : "all";
-  const rows = await preparedPage(ctx.db, statement).execute({
+  const { sql: text, params } = listPageStatement({
     owner,
     status: query.status,
     limit: query.limit,
     offset: query.offset,
   });
+  const rows = (await preparedRows(ctx.db, text, params)) as (Record<string, unknown> & { total: number })[];
   const first = rows[0];
   if (first) return { items: rows.map(wireRowToCommitmentOut), total: first.total };
   // An empty page carries no total: from the start there is none; past the end, count separately.
@@ -51,39 +52,42 @@ const filter = (owner: string, status: CommitmentRow["status"] | undefined) =>
  * The page and the total in one statement: one round trip and one snapshot, so `total` agrees with
  * `items` without BEGIN/COMMIT. The order matches flexibility_commitments_user_committed_idx
  * (DESC NULLS FIRST), so PostgreSQL reads the page off the index instead of sorting every row.
- * The wire columns come as the driver's text (no Date per instant), and the statement is a named
- * prepared one: drizzle sends unnamed statements otherwise, which PostgreSQL parses and plans on
- * every call. Exported for the benchmark, whose database ceiling runs this very statement.
+ * It runs as a named prepared statement with its rows unmapped (preparedRows): the list is the
+ * hottest read, and drizzle's unnamed statements and per-field mapping cost more than the query.
+ * Exported for the benchmark, whose database ceiling runs this very statement.
  */
-export function listPageSelect(db: Db, statement: "all" | "status") {
+export function listPageStatement(values: {
+  owner: string;
+  status: CommitmentRow["status"] | undefined;
+  limit: number;
+  offset: number;
+}): { sql: string; params: unknown[] } {
+  const statement = values.status ? PAGE_STATEMENTS.status : PAGE_STATEMENTS.all;
+  return {
+    sql: statement.sql,
+    params: statement.params.map((p) =>
+      p instanceof Placeholder ? values[p.name as keyof typeof values] : p,
+    ),
+  };
+}
+
+function pageSelect(withStatus: boolean) {
   const where = and(
     eq(commitments.userId, sql.placeholder("owner")),
-    statement === "status" ? eq(commitments.status, sql.placeholder("status")) : undefined,
+    withStatus ? eq(commitments.status, sql.placeholder("status")) : undefined,
   );
-  return db
-    .select({ ...WIRE_FIELDS, total: sql<number>`(select count(*)::int from ${commitments} where ${where})` })
+  const wire = WIRE_COLUMNS.map(({ key, column }) => [key, sql`${column}`.as(key)] as const);
+  return new QueryBuilder()
+    .select({
+      ...Object.fromEntries(wire),
+      total: sql<number>`(select count(*)::int from ${commitments} where ${where})`.as("total"),
+    })
     .from(commitments)
     .where(where)
     .orderBy(desc(commitments.committedAt), desc(commitments.id))
     .limit(sql.placeholder("limit"))
-    .offset(sql.placeholder("offset"));
+    .offset(sql.placeholder("offset"))
+    .toSQL();
 }
 
-/** The wire columns as plain SQL fields: drizzle hands their driver values through unmapped. */
-const WIRE_FIELDS = Object.fromEntries(WIRE_COLUMNS.map(({ key, column }) => [key, sql<unknown>`${column}`]));
-
-type PreparedPage = ReturnType<ReturnType<typeof listPageSelect>["prepare"]>;
-const prepared = new WeakMap<Db, Record<"all" | "status", PreparedPage>>();
-
-/** The prepared statements of one database handle, made on first use. */
-function preparedPage(db: Db, statement: "all" | "status"): PreparedPage {
-  let statements = prepared.get(db);
-  if (!statements) {
-    statements = {
-      all: listPageSelect(db, "all").prepare("flexibility_list_page"),
-      status: listPageSelect(db, "status").prepare("flexibility_list_page_status"),
-    };
-    prepared.set(db, statements);
-  }
-  return statements[statement];
-}
+const PAGE_STATEMENTS = { all: pageSelect(false), status: pageSelect(true) };

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { copyOut } from "../src/db/copy-out.ts";
 import type { Database } from "../src/db/database.ts";
+import { copyOut, preparedRows } from "../src/db/direct.ts";
 import { createTestDatabase } from "../src/testing/index.ts";
 
-// COPY … TO STDOUT through either driver (postgres.js with DATABASE_URL, PGlite without). One pooled
+// Direct driver access for the hot reads: COPY … TO STDOUT and named prepared statements, through either driver (postgres.js with DATABASE_URL, PGlite without). One pooled
 // connection, so a COPY that left it unusable shows up as the next statement never answering.
 
 let database: Database;
@@ -56,4 +56,29 @@ describe("copyOut", () => {
   test("a failing statement rejects", async () => {
     await expect(collect("select 1 / 0")).rejects.toThrow(/division by zero/);
   });
+});
+
+describe("preparedRows", () => {
+  test("answers rows keyed by column, instants as PostgreSQL's text in UTC, numbers parsed", async () => {
+    const rows = await preparedRows(
+      database.db,
+      "select $1::text as name, timestamptz '2026-03-29 01:30:00.123456+02' as at, 7::int as n, 1.50::numeric as kwh",
+      ["ok"],
+    );
+    expect(rows).toEqual([{ name: "ok", at: "2026-03-28 23:30:00.123456+00", n: 7, kwh: "1.50" }]);
+  });
+
+  test.skipIf(!process.env.DATABASE_URL)(
+    "on PostgreSQL the statement is a named prepared one, kept by the connection",
+    async () => {
+      const text = "select count(*)::int as n from generate_series(1, $1::int)";
+      await preparedRows(database.db, text, [3]);
+      const kept = await preparedRows(
+        database.db,
+        "select count(*)::int as n from pg_prepared_statements where statement = $1",
+        [text],
+      );
+      expect(kept).toEqual([{ n: 1 }]);
+    },
+  );
 });
