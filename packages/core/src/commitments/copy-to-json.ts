@@ -137,15 +137,17 @@ export class JsonRowWriter {
         p += 3;
         continue;
       }
+      const kind = KINDS[field];
+      if (kind === 1) {
+        p = this.text(src, p, end) + 1;
+        continue;
+      }
       let q = p;
       while (q < end && src[q] !== TAB) q++;
-      switch (KINDS[field]) {
+      switch (kind) {
         case 0: // verbatim
           for (let i = p; i < q; i++) out[at++] = src[i] as number;
           this.at = at;
-          break;
-        case 1: // text
-          this.text(src, p, q);
           break;
         case 2: // instant
           if (!this.instant(src, p, q)) this.bytes(slowInstant(decoder.decode(src.subarray(p, q))));
@@ -161,14 +163,19 @@ export class JsonRowWriter {
     this.rows++;
   }
 
-  /** A COPY-escaped string as a JSON string, escaped as JSON.stringify escapes it. */
-  private text(src: Uint8Array, p: number, q: number) {
+  /**
+   * The COPY-escaped field from `p` (to the next tab or `end`) as a JSON string, escaped as
+   * JSON.stringify escapes it; answers where the field ends. One pass: COPY escapes every tab in a value.
+   */
+  private text(src: Uint8Array, p: number, end: number): number {
     const out = this.out;
     let at = this.at;
     out[at++] = QUOTE;
-    for (let i = p; i < q; i++) {
+    let i = p;
+    for (; i < end; i++) {
       let b = src[i] as number;
-      if (b === BACKSLASH && i + 1 < q) {
+      if (b === TAB) break;
+      if (b === BACKSLASH && i + 1 < end) {
         const next = src[++i] as number;
         b = COPY_ESCAPES[next] ?? next;
       }
@@ -190,6 +197,7 @@ export class JsonRowWriter {
     }
     out[at++] = QUOTE;
     this.at = at;
+    return i;
   }
 
   /**
