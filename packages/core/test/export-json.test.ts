@@ -6,6 +6,7 @@ import { type ExportFormat, exportCommitments } from "../src/commitments/export-
 import { listCommitments } from "../src/commitments/list-commitments.ts";
 import { toCommitmentOut } from "../src/commitments/out.ts";
 import type { Database } from "../src/db/database.ts";
+import { copyBatchRows } from "../src/db/direct.ts";
 import { commitments } from "../src/db/schema.ts";
 import { createTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
@@ -144,7 +145,7 @@ describe("export rendering", () => {
   });
 
   test("rows beyond one statement's batch follow on, in order, each once", async () => {
-    const count = 10_250; // the verb reads 10,000 rows per statement
+    const count = copyBatchRows(database.db) + 250; // one statement's batch, and some
     await database.db.delete(commitments);
     await database.db.execute(sql`
       insert into ${commitments} (user_id, suggestion_id, status, period_start, period_end, created_at)

@@ -2,7 +2,7 @@ import { and, asc, type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import { authorize } from "../authorize.ts";
 import type { Ctx } from "../context.ts";
-import { copyOut } from "../db/direct.ts";
+import { copyBatchRows, copyOut } from "../db/direct.ts";
 import { commitments as c } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { ExportQuery } from "../schemas/commitments.ts";
@@ -18,11 +18,6 @@ export type ExportResult = {
   nextCursor: string | null;
 };
 
-/**
- * Rows per statement. PostgreSQL streams each batch as COPY text, rendered as it arrives; the batch
- * bounds what PGlite (which answers a COPY whole) holds, and what a client that goes away leaves to drain.
- */
-const BATCH = 10_000;
 /** Rendered bytes gathered before a chunk goes out. */
 const CHUNK_BYTES = 64 * 1024;
 const US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
@@ -60,6 +55,8 @@ export async function exportCommitments({
     if (keys[1] && keys[0]) nextCursor = encodeCursor(keys[0].key);
   }
 
+  // Rows per statement (copyBatchRows): each batch streams as COPY text, rendered as it arrives.
+  const batchRows = copyBatchRows(ctx.db);
   /** One batch's SELECT, its values inlined (COPY takes no parameters; they are all validated above). */
   const batch = (from: Key | null) => {
     const select = ctx.db
@@ -72,7 +69,7 @@ export async function exportCommitments({
         ),
       )
       .orderBy(asc(c.createdAt), asc(c.id))
-      .limit(BATCH);
+      .limit(batchRows);
     return dialect.sqlToQuery(select.getSQL().inlineParams()).sql;
   };
   // The first chunk is yielded only after the first statement answered, so a transport that awaits
@@ -89,7 +86,7 @@ export async function exportCommitments({
         }
       }
       const last = writer.lastLine();
-      if (rows < BATCH || !last) break;
+      if (rows < batchRows || !last) break;
       from = lineKey(last);
     }
     yield writer.finish();

@@ -47,6 +47,14 @@ export async function preparedRows(
 }
 
 /**
+ * Rows per COPY statement for a bulk read in batches: PGlite answers a COPY whole, so its batches stay
+ * small; postgres.js streams one with backpressure, so larger batches only save statements.
+ */
+export function copyBatchRows(db: Db): number {
+  return "postgres" in clientOf(db) ? 100_000 : 10_000;
+}
+
+/**
  * `COPY (select) TO STDOUT` in text format: each step answers the chunks that arrived since the last
  * one, every chunk holding whole lines. The cheapest way out of PostgreSQL for bulk reads (no row
  * objects in the driver), and nothing is copied on the way: memory churn is what limits a big
