@@ -162,8 +162,15 @@ try {
   const jsonRun = median(runs.json);
   const ndjsonRun = median(runs.ndjson);
   const rate = (r: Run) => ROWS / r.seconds;
-  const ratioJson = rate(jsonRun) / rate(copyRun);
-  const ratioNdjson = rate(ndjsonRun) / rate(copyRun);
+  // The machine's speed drifts between rounds: each API run is set against the COPY of its own round,
+  // and the goal is judged on the median of those per-round ratios.
+  const perRound = (list: Run[]) =>
+    list.map((r, i) => rate(r) / rate(runs.copy[i] as Run)).sort((a, b) => a - b);
+  const ratiosJson = perRound(runs.json);
+  const ratiosNdjson = perRound(runs.ndjson);
+  const middle = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? 0;
+  const ratioJson = middle(ratiosJson);
+  const ratioNdjson = middle(ratiosNdjson);
   const peakRss = Math.max(jsonRun.peakRssMiB ?? 0, ndjsonRun.peakRssMiB ?? 0);
   const cpuMs = (ms: number | undefined) => fmt((ms ?? 0) / 1000, 2);
   const row = (label: string, r: Run, bytes: string, server: boolean) => [
@@ -201,7 +208,9 @@ try {
       row("reference: COPY of row_to_json", copyJsonRun, "–", false),
     ]),
     "",
-    `API / COPY = ${fmt(ratioJson, 2)} for the JSON array, ${fmt(ratioNdjson, 2)} for NDJSON (goal ≥ 0.5: ${ratioJson >= 0.5 && ratioNdjson >= 0.5 ? "met" : "NOT met"}).`,
+    `API / COPY, each API run against the COPY of its own round (median of ${ROUNDS}): ${fmt(ratioJson, 2)} for the JSON array`,
+    `(rounds ${ratiosJson.map((r) => fmt(r, 2)).join(" / ")}), ${fmt(ratioNdjson, 2)} for NDJSON (rounds ${ratiosNdjson.map((r) => fmt(r, 2)).join(" / ")})`,
+    `(goal ≥ 0.5: ${ratioJson >= 0.5 && ratioNdjson >= 0.5 ? "met" : "NOT met"}).`,
     `API RSS: ${fmt(startupRss.rssMiB, 1)} MiB after start-up and warm-up; peak sampled every 50 ms during the exports`,
     `${fmt(peakRss, 1)} MiB; over the process's whole life (VmHWM, checks included) ${fmt(lifetimePeak, 1)} MiB`,
     `(goal < ${RSS_GOAL_MIB} MB: ${lifetimePeak * 1.048576 < RSS_GOAL_MIB ? "met" : "NOT met"}).`,
