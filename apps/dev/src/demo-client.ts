@@ -1,5 +1,6 @@
 // What the demo needs to drive a running dev stack: its /dev endpoints, the API as a member or a
 // service would call it, and the broker as the data pipelines would publish to it.
+import { prefixTopic } from "@celine/platform";
 import mqtt, { type MqttClient } from "mqtt";
 import type { DevInfo } from "./control.ts";
 import type { LoggedNudge } from "./nudge-log.ts";
@@ -95,8 +96,7 @@ export type Pipelines = {
 };
 
 export async function connectPipelines(info: DevInfo): Promise<Pipelines> {
-  const prefix = info.broker.topic_prefix.replace(/\/+$/, "");
-  const topic = (t: string) => (prefix === "" ? t : `${prefix}/${t}`);
+  const topic = (t: string) => prefixTopic(info.broker.topic_prefix, t);
   const client: MqttClient = await mqtt.connectAsync(info.broker.url, {
     clientId: `celine-demo-${crypto.randomUUID().slice(0, 8)}`,
     reconnectPeriod: 0,

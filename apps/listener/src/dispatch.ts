@@ -1,5 +1,6 @@
 import type { Ctx, Logger, Metrics } from "@celine/core";
-import { type Handled, matchesFilter, prefixTopic, type Route } from "./topics.ts";
+import { prefixTopic } from "@celine/platform";
+import { type Handled, matchesFilter, type Route } from "./topics.ts";
 
 export type Dispatcher = {
   /** Handle one message; never throws (a bad message or a failing handler is an outcome). */

@@ -9,11 +9,12 @@ import {
   pruneProcessedRuns,
   startOutboxRelay,
 } from "@celine/core";
+import { prefixTopic } from "@celine/platform";
 import { type BrokerLogin, type BrokerSubscription, subscribeForever } from "./broker.ts";
 import { createDispatcher, type Dispatcher, type MakeCtx } from "./dispatch.ts";
 import { HANDLERS, type HandlerName, type RunHandler } from "./handlers/index.ts";
 import { type ProbeServer, type Readiness, serveProbes } from "./http.ts";
-import { createTopics, prefixTopic, RUNS_TOPIC } from "./topics.ts";
+import { createTopics, RUNS_TOPIC } from "./topics.ts";
 
 // The listener process minus its configuration: broker subscription → dispatcher → core verbs,
 // the outbox relay, and the probe endpoints. Entry points (index.ts) and tests assemble it.

@@ -97,12 +97,6 @@ function route<T>(r: TopicRoute<T>): Route {
   };
 }
 
-/** PLATFORM §6: CELINE_MQTT_TOPIC_PREFIX prefixes every topic, joined with one `/` (as the publisher does). */
-export function prefixTopic(prefix: string, topic: string): string {
-  const trimmed = prefix.replace(/\/+$/, "");
-  return trimmed === "" ? topic : `${trimmed}/${topic}`;
-}
-
 /** MQTT topic-filter matching (`+` one level, `#` the rest). */
 export function matchesFilter(filter: string, topic: string): boolean {
   const f = filter.split("/");

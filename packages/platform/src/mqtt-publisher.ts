@@ -54,13 +54,21 @@ const UPSTREAM = "mqtt";
 /** CONNACK codes that mean "your credentials": 3.1.1 bad login / not authorised, 5.0 the same. */
 const CREDENTIAL_REFUSALS = new Set([4, 5, 134, 135]);
 
+/**
+ * PLATFORM §6: CELINE_MQTT_TOPIC_PREFIX prefixes every topic, joined with exactly one `/`. The one
+ * rule for publishing (here), subscribing and routing (the listener) and the demo's pipelines.
+ */
+export function prefixTopic(prefix: string, topic: string): string {
+  const trimmed = prefix.replace(/\/+$/, "");
+  return trimmed === "" ? topic : `${trimmed}/${topic.replace(/^\/+/, "")}`;
+}
+
 export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
   const auth = opts.auth ?? "password";
   const { tokens } = opts;
   if (auth === "jwt" && !tokens) throw new Error("createMqttPublisher: auth 'jwt' needs a token provider");
   const url = opts.url ?? `${opts.tls ? "mqtts" : "mqtt"}://${opts.host ?? "localhost"}:${opts.port ?? 1883}`;
   const where = safeUrl(url);
-  const prefix = (opts.topicPrefix ?? "").replace(/\/+$/, "");
   const publishTimeoutMs = opts.publishTimeoutMs ?? 5_000;
   const reconnectMinMs = opts.reconnectMinMs ?? 1_000;
   const reconnectMaxMs = opts.reconnectMaxMs ?? 30_000;
@@ -191,9 +199,7 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
 
   void open(true);
 
-  function topicOf(topic: string): string {
-    return prefix === "" ? topic : `${prefix}/${topic.replace(/^\/+/, "")}`;
-  }
+  const topicOf = (topic: string) => prefixTopic(opts.topicPrefix ?? "", topic);
 
   function publishOnce(topic: string, body: string | Buffer): Promise<void> {
     const started = performance.now();
