@@ -7,20 +7,18 @@
 // three outbox INSERTs, the NOTIFY, in one transaction) at the same offered rate and flat out.
 // `bun run bench/accept.bench.ts [--write] [--rate=1000] [--seconds=60] [--steady-rate=300] [--steady-seconds=30]`
 // --write rewrites the "Accept spike" section of bench/RESULTS.md.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedBroker, startNudgingTool, startOidcIssuer } from "@celine/fakes";
 import mqtt from "mqtt";
+import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
 import { apiEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools, run } from "./lib/tools.ts";
-
-const arg = (name: string, fallback: number) =>
-  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 
 /** Every `DUPLICATE_EVERY`-th request repeats an earlier member's accept (an impatient double tap). */
 const DUPLICATE_EVERY = 10;
@@ -46,12 +44,7 @@ const CEILING_SECONDS = 20;
 
 await requireTools(["pgbench", "psql"]);
 mkdirSync(OUT_DIR, { recursive: true });
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanUp() {
-  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
-  cleanups.length = 0;
-}
-process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+const cleanups = createCleanups();
 
 try {
   const runs = [
@@ -200,16 +193,15 @@ try {
   await api.stop();
   const ceilingScript = pgbenchScript();
   console.log(`pgbench at ${fmt(RATE)}/s for ${SECONDS} s…`);
-  const atRate = await pgbenchAtRate(db, ceilingScript, RATE, SECONDS);
-  console.log(`pgbench flat out for ${CEILING_SECONDS} s…`);
-  const flatOut = await runPgbench({
+  const pgbench = {
     script: ceilingScript,
-    variables: {},
     connections: PGBENCH_CONNECTIONS,
     threads: 2,
-    seconds: CEILING_SECONDS,
     libpqEnv: db.libpqEnv,
-  });
+  };
+  const atRate = await runPgbench({ ...pgbench, rate: RATE, seconds: SECONDS });
+  console.log(`pgbench flat out for ${CEILING_SECONDS} s…`);
+  const flatOut = await runPgbench({ ...pgbench, seconds: CEILING_SECONDS });
   const version = await db.serverVersion();
 
   const table = formatTable([
@@ -308,7 +300,7 @@ try {
   console.log(`\n${section}`);
   if (process.argv.includes("--write")) writeSection("Accept spike", section);
 } finally {
-  await cleanUp();
+  await cleanups.cleanUp();
 }
 
 // ————— the generator (a separate process, so its timing is not disturbed by the fakes) —————
@@ -541,52 +533,4 @@ function pgbenchScript(): string {
     "COMMIT;",
     "",
   ].join("\n");
-}
-
-/** pgbench at a fixed rate (`-R`): its per-transaction time counts from the scheduled start. */
-async function pgbenchAtRate(db: BenchDatabase, script: string, rate: number, seconds: number) {
-  const dir = join(OUT_DIR, `accept-pgbench-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, "script.sql");
-  writeFileSync(file, script);
-  const { stdout } = await run(
-    [
-      "pgbench",
-      "-n",
-      "-M",
-      "prepared",
-      "-c",
-      String(PGBENCH_CONNECTIONS),
-      "-j",
-      "2",
-      "-R",
-      String(rate),
-      "-T",
-      String(seconds),
-      "-l",
-      `--log-prefix=${join(dir, "tx")}`,
-      "-f",
-      file,
-    ],
-    { env: db.libpqEnv, timeoutMs: (seconds + 60) * 1000 },
-  );
-  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
-  const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
-  const latencies: number[] = [];
-  for (const name of readdirSync(dir).filter((n) => n.startsWith("tx."))) {
-    for (const line of readFileSync(join(dir, name), "utf8").split("\n")) {
-      const field = line.split(" ")[2];
-      if (field) latencies.push(Number(field) / 1000);
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return {
-    requestsPerSecond: tps,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    maxMs: latencies[latencies.length - 1] ?? 0,
-    errors: failed,
-  };
 }

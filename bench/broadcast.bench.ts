@@ -20,13 +20,12 @@ import {
 } from "@celine/fakes";
 import { createNudgingClient, createTokenProvider } from "@celine/platform";
 import mqtt from "mqtt";
+import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { createBenchDatabase } from "./lib/database.ts";
 import { freePort, OUT_DIR, REPO } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 
-const arg = (name: string, fallback: number) =>
-  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const COMMUNITIES = arg("communities", 20);
 const PER_COMMUNITY = arg("members", 500);
 const ROUNDS = arg("rounds", 1);
@@ -38,12 +37,7 @@ const HOUR_MS = 3_600_000;
 const CEILING_IN_FLIGHT = 50;
 
 mkdirSync(OUT_DIR, { recursive: true });
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanUp() {
-  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
-  cleanups.length = 0;
-}
-process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+const cleanups = createCleanups();
 
 type Measurement = {
   label: string;
@@ -336,7 +330,7 @@ try {
   console.log(`\n${section}\n`);
   if (process.argv.includes("--write")) writeSection("Opportunity broadcast", section);
 } finally {
-  await cleanUp();
+  await cleanups.cleanUp();
 }
 
 async function until(

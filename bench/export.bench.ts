@@ -9,6 +9,7 @@
 import { mkdirSync } from "node:fs";
 import { CommitmentOut } from "@celine/core";
 import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
+import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { checkJsonArray, checkNdjson, type StreamCheck } from "./lib/json-stream.ts";
@@ -16,8 +17,6 @@ import { apiEnv, brokerEnv, OUT_DIR, readMemory, sampleMemory, startServer } fro
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools, run } from "./lib/tools.ts";
 
-const arg = (name: string, fallback: number) =>
-  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const ROWS = arg("rows", 1_000_000);
 const ROUNDS = arg("rounds", 1);
 const MEMBERS = 10_000;
@@ -30,15 +29,7 @@ const TIMEOUT_S = 600;
 await requireTools(["psql", "curl"]);
 mkdirSync(OUT_DIR, { recursive: true });
 
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanUp() {
-  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
-  cleanups.length = 0;
-}
-// Interrupted (Ctrl-C, `timeout`): stop the servers and drop the database before leaving.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
-}
+const cleanups = createCleanups();
 
 type Run = { seconds: number; bytes: number; peakRssMiB: number | null; cpu: CpuUsage };
 
@@ -222,7 +213,7 @@ try {
   console.log(`\n${section}`);
   if (process.argv.includes("--write")) writeSection("Export commitments", section);
 } finally {
-  await cleanUp();
+  await cleanups.cleanUp();
 }
 
 /** Fetch the export once more and check it as it streams; throws unless it holds exactly ROWS rows. */

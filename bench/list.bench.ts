@@ -10,6 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listPageStatement } from "@celine/core";
 import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
+import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
@@ -19,8 +20,6 @@ import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.t
 import { requireTools } from "./lib/tools.ts";
 import { type LoadResult, runWrk } from "./lib/wrk.ts";
 
-const arg = (name: string, fallback: number) =>
-  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const CONNECTIONS = arg("connections", 32);
 const SECONDS = arg("seconds", 10);
 const ROUNDS = arg("rounds", 3);
@@ -36,15 +35,7 @@ const DATABASE = "flex_bench_list";
 await requireTools(["wrk", "pgbench", "psql"]);
 mkdirSync(OUT_DIR, { recursive: true });
 
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanUp() {
-  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
-  cleanups.length = 0;
-}
-// Interrupted (Ctrl-C, `timeout`): stop the servers and drop the database before leaving.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
-}
+const cleanups = createCleanups();
 
 type Target = {
   key: "api" | "pgbench" | "bare";
@@ -239,7 +230,7 @@ try {
   console.log(`\n${section}`);
   if (process.argv.includes("--write")) writeSection("List commitments", section);
 } finally {
-  await cleanUp();
+  await cleanups.cleanUp();
 }
 
 function sum(values: Record<string, number>): number {

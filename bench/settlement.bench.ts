@@ -16,13 +16,12 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDigitalTwin, startOidcIssuer } from "@celine/fakes";
 import { addDays, createZonedClock, isWeekend } from "../packages/core/src/settlement/zoned-clock.ts";
+import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { createBenchDatabase } from "./lib/database.ts";
 import { OUT_DIR, REPO } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 
-const arg = (name: string, fallback: number) =>
-  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const MEMBERS = arg("members", 10_000);
 const COMMUNITIES = arg("communities", 100);
 const CONCURRENCY = arg("concurrency", 64);
@@ -37,12 +36,7 @@ const WINDOW_HOURS = 3;
 const POINTS_EACH = 15;
 
 mkdirSync(OUT_DIR, { recursive: true });
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanUp() {
-  for (const step of cleanups.reverse()) await step().catch((e) => console.error(`cleanup: ${e}`));
-  cleanups.length = 0;
-}
-process.on("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+const cleanups = createCleanups();
 
 type Scenario = { name: string; members: number; daysEach: number; concurrency: number };
 type Measurement = {
@@ -309,5 +303,5 @@ try {
   console.log(`\n${section}`);
   if (process.argv.includes("--write")) writeSection("Settlement", section);
 } finally {
-  await cleanUp();
+  await cleanups.cleanUp();
 }

@@ -13,21 +13,24 @@ export async function runPgbench({
   threads,
   seconds,
   libpqEnv,
+  rate,
 }: {
   /** pgbench script text; `:name` refers to `variables`. */
   script: string;
-  variables: Record<string, string>;
+  variables?: Record<string, string>;
   connections: number;
   threads: number;
   seconds: number;
   libpqEnv: Record<string, string>;
-}): Promise<LoadResult> {
+  /** Transactions per second to schedule (`-R`): each one's latency then counts from its scheduled start. */
+  rate?: number;
+}): Promise<LoadResult & { maxMs: number }> {
   const dir = join(OUT_DIR, `pgbench-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "script.sql");
   writeFileSync(file, script);
-  const defines = Object.entries(variables).flatMap(([k, v]) => ["-D", `${k}=${v}`]);
+  const defines = Object.entries(variables ?? {}).flatMap(([k, v]) => ["-D", `${k}=${v}`]);
   const { stdout } = await run(
     [
       "pgbench",
@@ -38,6 +41,7 @@ export async function runPgbench({
       String(connections),
       "-j",
       String(threads),
+      ...(rate === undefined ? [] : ["-R", String(rate)]),
       "-T",
       String(seconds),
       "-l",
@@ -68,6 +72,7 @@ export async function runPgbench({
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     meanMs: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) / 1000,
+    maxMs: (latencies.at(-1) ?? 0) / 1000,
     requests: latencies.length,
     errors: failed,
   };
