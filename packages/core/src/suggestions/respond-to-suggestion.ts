@@ -56,7 +56,7 @@ export async function respondToSuggestion({
 async function accept(ctx: Ctx, owner: string, id: string, answer: RespondInput): Promise<RespondOut> {
   // Both lookups at once: a repeated accept wastes the second, a first accept saves a round trip.
   const [existing, offer] = await Promise.all([
-    liveCommitment(ctx.db, owner, id),
+    commitmentFor(ctx.db, owner, id, "committed"),
     offerOf(ctx.db, owner, id),
   ]);
   if (existing) return committedOut(existing);
@@ -80,7 +80,7 @@ async function accept(ctx: Ctx, owner: string, id: string, answer: RespondInput)
         reward_points_estimated: created.rewardPointsEstimated,
       };
     }
-    const live = await liveCommitment(ctx.db, owner, id);
+    const live = await commitmentFor(ctx.db, owner, id, "committed");
     if (live) return committedOut(live);
   }
   throw new ConflictError(`window ${id} changed while accepting; try again`);
@@ -145,24 +145,13 @@ async function insertCommitment(
 async function decline(ctx: Ctx, owner: string, id: string, answer: RespondInput): Promise<RespondOut> {
   const now = ctx.now();
   await withTransaction(ctx, async (tx) => {
-    if (await liveCommitment(tx.db, owner, id, { lock: true })) {
+    if (await commitmentFor(tx.db, owner, id, "committed", { lock: true })) {
       throw new ConflictError(
         `you hold a live commitment for window ${id}: cancel it (DELETE /api/commitments/{id}) instead`,
       );
     }
     // Declining twice records one answer.
-    const [already] = await tx.db
-      .select({ id: commitments.id })
-      .from(commitments)
-      .where(
-        and(
-          eq(commitments.userId, owner),
-          eq(commitments.suggestionId, id),
-          eq(commitments.status, "rejected"),
-        ),
-      )
-      .limit(1);
-    if (already) return;
+    if (await commitmentFor(tx.db, owner, id, "rejected")) return;
     const offer = await offerOf(tx.db, owner, id);
     const terms = offer
       ? termsOfOffer(offer)
@@ -184,22 +173,21 @@ async function decline(ctx: Ctx, owner: string, id: string, answer: RespondInput
   return { commitment_id: null, status: "declined", reward_points_estimated: 0 };
 }
 
-async function liveCommitment(
+/** The member's commitment for the window in `status` (a live one is unique; a decline is recorded once). */
+async function commitmentFor(
   db: Db,
   owner: string,
   id: string,
+  status: CommitmentRow["status"],
   { lock = false }: { lock?: boolean } = {},
 ): Promise<CommitmentRow | undefined> {
   const query = db
     .select()
     .from(commitments)
     .where(
-      and(
-        eq(commitments.userId, owner),
-        eq(commitments.suggestionId, id),
-        eq(commitments.status, "committed"),
-      ),
-    );
+      and(eq(commitments.userId, owner), eq(commitments.suggestionId, id), eq(commitments.status, status)),
+    )
+    .limit(1);
   const [row] = lock ? await query.for("update") : await query;
   return row;
 }
