@@ -1,5 +1,4 @@
-import type { PgColumn } from "drizzle-orm/pg-core";
-import { commitments as c } from "../db/schema.ts";
+import { isoOfPgText, WIRE_COLUMNS, type WireKind } from "./out.ts";
 
 /**
  * Renders PostgreSQL's COPY text of commitments as the CommitmentOut wire JSON, byte to byte: no
@@ -9,36 +8,9 @@ import { commitments as c } from "../db/schema.ts";
  * does, through Date and Number.
  */
 
-/** How a field's COPY text becomes JSON. */
-type Kind = "verbatim" | "text" | "instant" | "kwh";
-const KIND_CODES: Record<Kind, number> = { verbatim: 0, text: 1, instant: 2, kwh: 3 };
-
-/** The wire keys in wire order, with the column each comes from. */
-export const WIRE_COLUMNS: readonly { key: string; column: PgColumn; kind: Kind }[] = [
-  { key: "id", column: c.id, kind: "text" },
-  { key: "user_id", column: c.userId, kind: "text" },
-  { key: "suggestion_id", column: c.suggestionId, kind: "text" },
-  { key: "suggestion_type", column: c.suggestionType, kind: "text" },
-  { key: "community_id", column: c.communityId, kind: "text" },
-  { key: "device_id", column: c.deviceId, kind: "text" },
-  { key: "period_start", column: c.periodStart, kind: "instant" },
-  { key: "period_end", column: c.periodEnd, kind: "instant" },
-  { key: "committed_at", column: c.committedAt, kind: "instant" },
-  { key: "settled_at", column: c.settledAt, kind: "instant" },
-  { key: "reminded_at", column: c.remindedAt, kind: "instant" },
-  { key: "status", column: c.status, kind: "text" },
-  { key: "reward_points_estimated", column: c.rewardPointsEstimated, kind: "verbatim" },
-  { key: "reward_points_actual", column: c.rewardPointsActual, kind: "verbatim" },
-  { key: "actual_kwh", column: c.actualKwh, kind: "kwh" },
-  { key: "baseline_kwh", column: c.baselineKwh, kind: "kwh" },
-  { key: "baseline_days", column: c.baselineDays, kind: "verbatim" },
-  { key: "delivered_kwh", column: c.deliveredKwh, kind: "kwh" },
-  { key: "settlement_outcome", column: c.settlementOutcome, kind: "text" },
-  { key: "created_at", column: c.createdAt, kind: "instant" },
-];
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const KIND_CODES: Record<WireKind, number> = { verbatim: 0, text: 1, instant: 2, kwh: 3 };
 const KINDS = Uint8Array.from(WIRE_COLUMNS, (col) => KIND_CODES[col.kind]);
 /** `{"id":`, `,"user_id":`, …: what precedes each field's value, back to back; field i's at PREFIX_STARTS[i]. */
 const PREFIXES = WIRE_COLUMNS.map((col, i) => `${i === 0 ? "{" : ","}"${col.key}":`);
@@ -279,9 +251,9 @@ export class JsonRowWriter {
   }
 }
 
-/** As toCommitmentOut: the driver's text through `new Date` (as drizzle maps it), then toISOString. */
+/** As the list answers it (isoOfPgText), for the shapes the byte path leaves alone. */
 function slowInstant(text: string): string {
-  return JSON.stringify(new Date(text).toISOString());
+  return JSON.stringify(isoOfPgText(text));
 }
 
 /** As toCommitmentOut: `Number(text)`, printed by JSON.stringify (NaN and ±Infinity become null). */

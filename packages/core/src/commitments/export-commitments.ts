@@ -8,7 +8,8 @@ import { ValidationError } from "../errors.ts";
 import { ExportQuery } from "../schemas/commitments.ts";
 import { parseInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
-import { JsonRowWriter, WIRE_COLUMNS } from "./copy-to-json.ts";
+import { JsonRowWriter } from "./copy-to-json.ts";
+import { WIRE_COLUMNS } from "./out.ts";
 
 export type ExportFormat = "json" | "ndjson";
 export type ExportResult = {

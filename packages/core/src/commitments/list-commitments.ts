@@ -7,8 +7,7 @@ import { type CommitmentRow, commitments } from "../db/schema.ts";
 import { ValidationError } from "../errors.ts";
 import { type CommitmentList, ListCommitmentsQuery } from "../schemas/commitments.ts";
 import { parseInput } from "../validate.ts";
-import { WIRE_COLUMNS } from "./copy-to-json.ts";
-import { wireRowToCommitmentOut } from "./out.ts";
+import { WIRE_COLUMNS, wireRowToCommitmentOut } from "./out.ts";
 
 /** One member's commitments, newest first; `total` counts every matching row, not the page. */
 export async function listCommitments({

@@ -1,7 +1,34 @@
-import type { CommitmentRow } from "../db/schema.ts";
+import type { PgColumn } from "drizzle-orm/pg-core";
+import { type CommitmentRow, commitments as c } from "../db/schema.ts";
 import type { CommitmentOut } from "../schemas/commitments.ts";
 import { formatInstant, formatNullableInstant } from "../time.ts";
-import { WIRE_COLUMNS } from "./copy-to-json.ts";
+
+/** How a wire field is made from the driver's text: as is, as a string, as an instant, as kWh. */
+export type WireKind = "verbatim" | "text" | "instant" | "kwh";
+
+/** The wire keys in wire order, with the column each comes from. */
+export const WIRE_COLUMNS: readonly { key: string; column: PgColumn; kind: WireKind }[] = [
+  { key: "id", column: c.id, kind: "text" },
+  { key: "user_id", column: c.userId, kind: "text" },
+  { key: "suggestion_id", column: c.suggestionId, kind: "text" },
+  { key: "suggestion_type", column: c.suggestionType, kind: "text" },
+  { key: "community_id", column: c.communityId, kind: "text" },
+  { key: "device_id", column: c.deviceId, kind: "text" },
+  { key: "period_start", column: c.periodStart, kind: "instant" },
+  { key: "period_end", column: c.periodEnd, kind: "instant" },
+  { key: "committed_at", column: c.committedAt, kind: "instant" },
+  { key: "settled_at", column: c.settledAt, kind: "instant" },
+  { key: "reminded_at", column: c.remindedAt, kind: "instant" },
+  { key: "status", column: c.status, kind: "text" },
+  { key: "reward_points_estimated", column: c.rewardPointsEstimated, kind: "verbatim" },
+  { key: "reward_points_actual", column: c.rewardPointsActual, kind: "verbatim" },
+  { key: "actual_kwh", column: c.actualKwh, kind: "kwh" },
+  { key: "baseline_kwh", column: c.baselineKwh, kind: "kwh" },
+  { key: "baseline_days", column: c.baselineDays, kind: "verbatim" },
+  { key: "delivered_kwh", column: c.deliveredKwh, kind: "kwh" },
+  { key: "settlement_outcome", column: c.settlementOutcome, kind: "text" },
+  { key: "created_at", column: c.createdAt, kind: "instant" },
+];
 
 const kwh = (value: string | null) => (value === null ? null : Number(value));
 
@@ -38,7 +65,7 @@ export function wireRowToCommitmentOut(row: Record<string, unknown>): Commitment
     const value = row[key] as string | number | null;
     if (value === null || kind === "verbatim" || kind === "text") out[key] = value;
     else if (kind === "kwh") out[key] = Number(value);
-    else out[key] = isoOfText(value as string);
+    else out[key] = isoOfPgText(value as string);
   }
   return out as CommitmentOut;
 }
@@ -47,7 +74,7 @@ export function wireRowToCommitmentOut(row: Record<string, unknown>): Commitment
  * timestamptz text in a UTC session (`YYYY-MM-DD HH:MM:SS[.ffffff]+00`) → `YYYY-MM-DDTHH:MM:SS.mmmZ`,
  * truncated to milliseconds as Date#toISOString does; any other shape goes through Date (as drizzle).
  */
-function isoOfText(text: string): string {
+export function isoOfPgText(text: string): string {
   const n = text.length;
   if (n < 22 || n > 29 || n === 23 || text[4] !== "-" || text[10] !== " " || !text.endsWith("+00")) {
     return new Date(text).toISOString();
