@@ -191,9 +191,13 @@ describe("security", () => {
     expect(parseApiEnv({}).CELINE_PUBLIC_DOCS).toBe(false);
   });
 
-  /** Run the real entry point (`bun run start`) with exactly `env` (no CELINE_ENV=dev). */
+  /**
+   * Run the real start script (`bun run start`) with exactly `env` (no CELINE_ENV=dev). Reaching the
+   * service's own refusal also proves this Bun accepts the runtime settings the script gives it (an
+   * unknown JavaScriptCore option stops Bun before the service runs).
+   */
   async function start(env: Env) {
-    const proc = Bun.spawn(["bun", "run", "apps/api/src/index.ts"], {
+    const proc = Bun.spawn(["bun", "run", "start"], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdout: "pipe",
