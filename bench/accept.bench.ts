@@ -16,7 +16,7 @@ import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
-import { apiEnv, describeStartEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
+import { apiEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools, run } from "./lib/tools.ts";
 
@@ -269,7 +269,7 @@ try {
     "not sent; latency from each request's scheduled moment): the spike at the issue's rate, then a steady",
     "rate this machine sustains. Each request is a different member with their own ES256 JWT (verified on first",
     `use) and an offer on record; every ${DUPLICATE_EVERY}th request repeats the accept of a member seven requests earlier. The`,
-    `real API process (\`apps/api/src/index.ts\`, default pool and log level, ${describeStartEnv()}) also runs the outbox relay: each`,
+    "real API process (`apps/api/src/index.ts`, default pool and log level) also runs the outbox relay: each",
     `commitment's \`committed\` event goes to the broker (${broker.kind}) and its confirmation to the nudging`,
     "tool fake (both in the benchmark process, with a subscriber counting messages); the reminder stays held",
     `(the window is tomorrow). After a ${WARMUP_SECONDS} s warm-up at ${WARMUP_RATE}/s. Ceilings: pgbench (\`-M prepared\`,`,

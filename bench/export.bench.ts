@@ -13,15 +13,7 @@ import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { checkJsonArray, checkNdjson, type StreamCheck } from "./lib/json-stream.ts";
-import {
-  apiEnv,
-  brokerEnv,
-  describeStartEnv,
-  OUT_DIR,
-  readMemory,
-  sampleMemory,
-  startServer,
-} from "./lib/processes.ts";
+import { apiEnv, brokerEnv, OUT_DIR, readMemory, sampleMemory, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools, run } from "./lib/tools.ts";
 
@@ -192,7 +184,7 @@ try {
     `\`INSERT … SELECT generate_series\` in ${fmt(seedMs / 1000, 1)} s. \`GET /api/commitments/export\` with a service token`,
     "holding only `flexibility.commitments.export`, no paging parameters (the whole table in one",
     "streamed body), fetched by `curl -o /dev/null`; the API is its own process (`apps/api/src/index.ts`,",
-    `\`CELINE_ENV=dev\`, ${describeStartEnv()}). Ceiling: \`psql -o /dev/null -c "COPY (SELECT * FROM`,
+    '`CELINE_ENV=dev`, default settings). Ceiling: `psql -o /dev/null -c "COPY (SELECT * FROM',
     'flexibility_commitments ORDER BY created_at, id) TO STDOUT"` — the same rows in the same order. For reference, the',
     "same COPY with each row rendered by PostgreSQL as JSON (`row_to_json`). One warm-up COPY, then",
     `${ROUNDS} round${ROUNDS === 1 ? "" : "s"} (median shown). CPU columns: seconds of CPU of the API process, of the PostgreSQL`,

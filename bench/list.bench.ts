@@ -14,15 +14,7 @@ import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
-import {
-  apiEnv,
-  brokerEnv,
-  describeStartEnv,
-  OUT_DIR,
-  REPO,
-  type ServerProcess,
-  startServer,
-} from "./lib/processes.ts";
+import { apiEnv, brokerEnv, OUT_DIR, REPO, type ServerProcess, startServer } from "./lib/processes.ts";
 import { LIST_STAGES, summariseProfile } from "./lib/profile.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
 import { requireTools } from "./lib/tools.ts";
@@ -181,7 +173,7 @@ try {
     `\`GET /api/commitments?limit=${LIMIT}\`: participant \`${MEMBER}\` owns ${fmt(MEMBER_ROWS)} of`,
     `${fmt(MEMBER_ROWS + OTHER_ROWS)} commitments; each answer is a page of ${LIMIT} (${fmt(body.length)} bytes) with`,
     `\`total\` ${fmt(MEMBER_ROWS)}. The real API process (\`apps/api/src/index.ts\`, \`CELINE_ENV=dev\`, default`,
-    `database pool and log level, ${describeStartEnv()}, logs to a file) checks one RS256 JWT from the contract OIDC issuer`,
+    "database pool and log level, logs to a file) checks one RS256 JWT from the contract OIDC issuer",
     "(verified once, then from the verification cache) and takes a Rego policy decision per request.",
     `Load: \`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s\`; database ceiling: \`pgbench -n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\``,
     "running the one prepared statement the list verb sends (the page, with the total as a scalar subquery),",

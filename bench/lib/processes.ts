@@ -118,32 +118,7 @@ export function sampleMemory(pid: number, intervalMs = 50) {
   };
 }
 
-/**
- * The runtime settings `bun run start` gives the API (its `NAME=${NAME:-default}` prefixes in
- * package.json: the JavaScriptCore heap-growth settings), so the benchmarks run the API as it runs in
- * production; a value set in this environment wins, as it does for `bun run start`.
- */
-export function startScriptEnv(): Record<string, string> {
-  const { scripts } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
-    scripts: Record<string, string>;
-  };
-  const env: Record<string, string> = {};
-  for (const [, name = "", fallback = ""] of (scripts.start ?? "").matchAll(/(\w+)=\$\{\1:-([^}]*)\}/g)) {
-    env[name] = process.env[name] ?? fallback;
-  }
-  return env;
-}
-
-/** startScriptEnv() for the results' prose. */
-export function describeStartEnv(): string {
-  const settings = Object.entries(startScriptEnv()).map(([name, value]) => `\`${name}=${value}\``);
-  return `the runtime settings of \`bun run start\` (${settings.join(", ")})`;
-}
-
-/**
- * The API's entry point with a local OIDC issuer and a PostgreSQL database, dev posture, and the
- * runtime settings of `bun run start`.
- */
+/** The API's entry point with a local OIDC issuer and a PostgreSQL database, dev posture. */
 export function apiEnv({
   databaseUrl,
   issuer,
@@ -161,7 +136,6 @@ export function apiEnv({
     CELINE_OIDC_JWKS_URI: issuer.jwksUri,
     CELINE_OIDC_AUDIENCE: issuer.audience,
     POLICY_DIR: join(REPO, "policies"),
-    ...startScriptEnv(),
     ...extra,
   };
 }

@@ -29,6 +29,7 @@ export function createApp(deps: AppDeps) {
   app.use(async (c, next) => {
     const log = deps.log.child({ request_id: c.get("requestId") });
     c.set("log", log);
+    c.set("collectGarbage", deps.collectGarbage);
     const started = performance.now();
     await next();
     const ms = performance.now() - started;

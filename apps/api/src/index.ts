@@ -4,7 +4,7 @@ import { assemble } from "./server.ts";
 
 const env = parseApiEnv(process.env);
 // This process also runs the outbox relay (MQTT events, nudges, held reminders); so does the listener.
-const { app, problems, close } = await assemble(env, { relay: true });
+const { app, problems, close } = await assemble(env, { relay: true, collectGarbage: () => Bun.gc(true) });
 if (problems.length > 0) {
   console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
   await close();

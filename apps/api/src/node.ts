@@ -17,6 +17,8 @@ const { app, problems, close } = await assemble(env, {
   // Only the embedded database (no DATABASE_URL) reads these; in memory when PGLITE_DATA_DIR is unset.
   dataDir: process.env.PGLITE_DATA_DIR || undefined,
   migrations: resolve(process.env.MIGRATIONS_DIR || "drizzle"),
+  // Node offers a synchronous collection only when started with --expose-gc.
+  collectGarbage: (globalThis as { gc?: () => void }).gc,
 });
 if (problems.length > 0) {
   console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);

@@ -47,6 +47,8 @@ export async function assemble(
     platform?: Platform;
     /** Run the outbox relay in this process (the API entry points do; the listener runs one too). */
     relay?: boolean;
+    /** The runtime's synchronous full garbage collection (see AppDeps). */
+    collectGarbage?: () => void;
   } = {},
 ): Promise<Server> {
   const log = createLogger({ level: env.LOG_LEVEL, sink: opts.sink, fields: { service: "flexibility-api" } });
@@ -84,6 +86,7 @@ export async function assemble(
     metrics,
     now: opts.now,
     platform,
+    collectGarbage: opts.collectGarbage,
   });
   let relay: OutboxRelay | null = null;
   if (opts.relay && platform && problems.length === 0) {

@@ -191,11 +191,7 @@ describe("security", () => {
     expect(parseApiEnv({}).CELINE_PUBLIC_DOCS).toBe(false);
   });
 
-  /**
-   * Run the real start script (`bun run start`) with exactly `env` (no CELINE_ENV=dev). Reaching the
-   * service's own refusal also proves this Bun accepts the runtime settings the script gives it (an
-   * unknown JavaScriptCore option stops Bun before the service runs).
-   */
+  /** Run the real start script (`bun run start`) with exactly `env` (no CELINE_ENV=dev). */
   async function start(env: Env) {
     const proc = Bun.spawn(["bun", "run", "start"], {
       cwd: ROOT,

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { commitments } from "@celine/core";
+import { sql } from "drizzle-orm";
+import { COLLECT_EVERY_BYTES } from "../src/routes/commitments/export.ts";
 import {
   expectFieldError,
   expectProblem,
@@ -220,5 +223,45 @@ describe("security", () => {
     const res = await exportCall(await h.service([SCOPE.admin]), "", { accept: "application/x-ndjson" });
     expect(res.status).toBe(403);
     for (const id of oldestFirst) expect(res.text).not.toContain(id);
+  });
+});
+
+describe("memory", () => {
+  // The runtime's full collection is handed in by the entry point (Bun.gc(true)); here a counter.
+  let m: Harness;
+  let token: string;
+  let collections = 0;
+  const ROWS = 37_500; // ~560 bytes of JSON each: ~2.5 × COLLECT_EVERY_BYTES
+
+  beforeAll(async () => {
+    m = await createHarness({ collectGarbage: () => (collections += 1) });
+    token = await m.service([SCOPE.export], "svc-pipelines");
+    await m.database.db.execute(sql`
+      insert into ${commitments} (user_id, suggestion_id, status, period_start, period_end, created_at)
+      select 'member-' || (i % 50), 'suggestion-' || i, 'settled', now(), now() + interval '1 hour',
+             timestamptz '2026-01-01' + i * interval '1 second'
+      from generate_series(1, ${ROWS}) as i`);
+  }, HOOK_TIMEOUT);
+  afterAll(() => m.close());
+
+  test("a long export asks the runtime for a full collection after every COLLECT_EVERY_BYTES streamed", async () => {
+    collections = 0;
+    const res = await m.call("GET", "/api/commitments/export", { token });
+    expect(res.status).toBe(200);
+    expect(res.json).toHaveLength(ROWS);
+    const bytes = Buffer.byteLength(res.text);
+    expect(bytes / COLLECT_EVERY_BYTES, "the body spans two intervals and part of a third").toBeWithin(
+      2.1,
+      2.9,
+    );
+    expect(collections).toBe(2);
+  });
+
+  test("a page of the export streams too little to ask for one", async () => {
+    collections = 0;
+    const res = await m.call("GET", "/api/commitments/export?limit=1000", { token });
+    expect(res.status).toBe(200);
+    expect(res.json).toHaveLength(1000);
+    expect(collections).toBe(0);
   });
 });

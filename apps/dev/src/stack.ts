@@ -164,6 +164,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       dataDir: opts.dataDir === null ? undefined : join(opts.dataDir, "pglite"),
       now: clock.now,
       platform,
+      collectGarbage: () => Bun.gc(true),
     });
     closers.push(api.close);
     const { database } = api;

@@ -20,6 +20,11 @@ export type AppDeps = {
   /** Adapters to the Digital Twin, nudging tool, registry and broker (unconfigured → every call fails). */
   platform?: Platform;
   metrics: Metrics;
+  /**
+   * The runtime's synchronous full garbage collection (the Bun entry: `Bun.gc(true)`). A long export
+   * calls it every few MiB it streams; absent → never (the runtime's own heuristics alone).
+   */
+  collectGarbage?: () => void;
 };
 
 export type AppEnv = {
@@ -27,5 +32,6 @@ export type AppEnv = {
     requestId: string;
     log: Logger;
     ctx: Ctx;
+    collectGarbage: (() => void) | undefined;
   };
 };
