@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { baselineDaysOf, baselineOf } from "../src/settlement/baseline.ts";
+import { baselineDaysOf, baselineOf } from "../src/settlement/legacy-baseline.ts";
 import { formatKwh } from "../src/settlement/kwh.ts";
 import { hourSlotsOf, isComplete, microKwhOf, readWindow } from "../src/settlement/meter-reading.ts";
 import {
@@ -10,7 +10,7 @@ import {
   pointsWithoutBaseline,
   priorStreakOf,
   streaksOf,
-} from "../src/settlement/points.ts";
+} from "../src/settlement/legacy-points.ts";
 import { createZonedClock } from "../src/settlement/zoned-clock.ts";
 
 // The settlement formula digit by digit. Energy is in whole µkWh (1 kWh = 1,000,000).

@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
@@ -23,7 +24,8 @@ export async function openPglite({
   schema,
   migrations,
 }: PgliteOptions): Promise<PgliteDatabase> {
-  const client = new PGlite(dataDir, from ? { loadDataDir: from } : {});
+  // btree_gist: the exclusion constraint that keeps a member's live commitments from overlapping.
+  const client = new PGlite({ dataDir, extensions: { btree_gist }, ...(from ? { loadDataDir: from } : {}) });
   await client.exec(
     `create schema if not exists ${quoteIdent(schema)}; set search_path to ${quoteIdent(schema)}; set timezone to 'UTC';`,
   );

@@ -1,7 +1,9 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
+  doublePrecision,
   check,
   index,
   integer,
@@ -27,6 +29,9 @@ export const SETTLEMENT_OUTCOMES = [
   "no_device",
   "manual",
 ] as const;
+/** Who recorded a commitment: the member (respond, their own POST) or an operator on their behalf. */
+export const COMMITMENT_ORIGINS = ["member", "operator"] as const;
+export const LEDGER_KINDS = ["settlement", "restatement", "manual"] as const;
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -57,6 +62,13 @@ export const commitments = pgTable(
     settlementPointsPerKwh: integer("settlement_points_per_kwh"),
     settlementBonusPct: integer("settlement_bonus_pct"),
     createdAt: instant("created_at").notNull().defaultNow(),
+    origin: text("origin", { enum: COMMITMENT_ORIGINS }).notNull().default("member"),
+    /** When the member was first shown the window (the offer's time, else the commitment's): the same-day adjustment looks at the 2 h before it. */
+    noticeAt: instant("notice_at"),
+    /** 0 while live; 1 at the first settlement; +1 for every restatement. */
+    settlementRevision: integer("settlement_revision").notNull().default(0),
+    /** The uncapped points of the latest automatic settlement (the per-window cap averages these). */
+    settlementRaw: doublePrecision("settlement_raw"),
   },
   (t) => [
     check(
@@ -68,6 +80,7 @@ export const commitments = pgTable(
       "flexibility_commitments_points_check",
       sql`${t.rewardPointsActual} is null or ${t.rewardPointsActual} >= 0`,
     ),
+    check("flexibility_commitments_origin_check", sql`${t.origin} in ('member', 'operator')`),
     check(
       "flexibility_commitments_outcome_check",
       sql`${t.settlementOutcome} is null or ${t.settlementOutcome} in ('delivered', 'not_delivered', 'no_baseline', 'no_data', 'no_device', 'manual')`,
@@ -118,6 +131,8 @@ export const offers = pgTable(
     impactKwh: numeric("impact_kwh"),
     communityKwh: numeric("community_kwh"),
     offeredAt: instant("offered_at").notNull().defaultNow(),
+    /** The first time this window was shown to this member; never moved by a later listing. */
+    firstOfferedAt: instant("first_offered_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.windowId] })],
 );
@@ -187,3 +202,67 @@ export const preferences = pgTable("flexibility_preferences", {
   leaderboardVisible: boolean("leaderboard_visible").notNull().default(true),
   updatedAt: instant("updated_at").notNull().defaultNow(),
 });
+
+/**
+ * Metered consumption kept for baselines (retention 100 days). One row per fetch unit of the
+ * Digital Twin: `slots` consecutive reading intervals from `chunk_start`, as whole µkWh, null where
+ * no reading came. A chunk older than the restatement horizon when it was fetched is `final` and
+ * never fetched again; younger ones are fetched again by every settlement run.
+ */
+export const meterChunks = pgTable(
+  "flexibility_meter_chunks",
+  {
+    deviceId: text("device_id").notNull(),
+    chunkStart: instant("chunk_start").notNull(),
+    /** The member the device belongs to (erased with their data). */
+    userId: text("user_id").notNull(),
+    intervalSeconds: integer("interval_seconds").notNull(),
+    microKwh: bigint("micro_kwh", { mode: "number" }).array().notNull(),
+    fetchedAt: instant("fetched_at").notNull(),
+    final: boolean("final").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.deviceId, t.chunkStart] }),
+    index("flexibility_meter_chunks_start_idx").on(t.chunkStart),
+    index("flexibility_meter_chunks_user_idx").on(t.userId),
+  ],
+);
+
+/**
+ * Append-only points ledger: a commitment's `reward_points_actual` is the sum of its entries, a
+ * member's total the sum of theirs. `revision` matches the commitment's settlement_revision.
+ */
+export const pointsLedger = pgTable(
+  "flexibility_points_ledger",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    commitmentId: uuid("commitment_id").notNull(),
+    userId: text("user_id").notNull(),
+    communityId: text("community_id"),
+    kind: text("kind", { enum: LEDGER_KINDS }).notNull(),
+    /** Points added by this entry (a restatement's delta may be negative). */
+    points: integer("points").notNull(),
+    revision: integer("revision").notNull(),
+    createdAt: instant("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    check("flexibility_points_ledger_kind_check", sql`${t.kind} in ('settlement', 'restatement', 'manual')`),
+    uniqueIndex("flexibility_points_ledger_revision_uq").on(t.commitmentId, t.revision),
+    index("flexibility_points_ledger_user_idx").on(t.userId, t.createdAt),
+  ],
+);
+
+/** What each settlement of a commitment computed, stored as it was computed (never recomputed). */
+export const settlements = pgTable(
+  "flexibility_settlements",
+  {
+    commitmentId: uuid("commitment_id").notNull(),
+    revision: integer("revision").notNull(),
+    method: text("method").notNull(),
+    outcome: text("outcome", { enum: SETTLEMENT_OUTCOMES }).notNull(),
+    points: integer("points").notNull(),
+    explanation: jsonb("explanation").notNull(),
+    createdAt: instant("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.commitmentId, t.revision] })],
+);

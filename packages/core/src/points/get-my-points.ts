@@ -3,7 +3,7 @@ import { type Ctx, withTransaction } from "../context.ts";
 import { commitments as c } from "../db/schema.ts";
 import { roundHalfUp } from "../rounding.ts";
 import type { MyPoints, SettlementSummary } from "../schemas/points.ts";
-import { streaksOf } from "../settlement/points.ts";
+import { streaksOf } from "../settlement/legacy-points.ts";
 import { createZonedClock } from "../settlement/zoned-clock.ts";
 import { formatInstant } from "../time.ts";
 import { authorizeOwnPoints } from "./participant.ts";

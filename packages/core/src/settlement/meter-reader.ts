@@ -1,6 +1,6 @@
 import type { Logger } from "../log.ts";
 import type { DigitalTwin, RawRow } from "../platform/ports.ts";
-import type { Window } from "./baseline.ts";
+import type { Window } from "./legacy-baseline.ts";
 import { HOUR_MS, hourSlotsOf, tsOf } from "./meter-reading.ts";
 
 // The Digital Twin as one settlement run sees it: every call goes through one bound on concurrency,

@@ -1,7 +1,7 @@
 import type { RawRow } from "../platform/ports.ts";
 import { parseInstant } from "../time.ts";
-import type { Window } from "./baseline.ts";
-import { MICRO_PER_KWH } from "./points.ts";
+import type { Window } from "./legacy-baseline.ts";
+import { MICRO_PER_KWH } from "./legacy-points.ts";
 
 // Hourly `rec_settlement_1h` rows → the energy of one exact window. The DT writes `ts` as naive
 // UTC and may send numbers as strings; what will not parse counts 0 and is reported, never thrown.

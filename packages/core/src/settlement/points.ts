@@ -1,120 +1,128 @@
 import type { SETTLEMENT_OUTCOMES } from "../db/schema.ts";
 import { roundHalfUp } from "../rounding.ts";
-import type { Baseline } from "./baseline.ts";
+import type { SettlementMethod } from "./method.ts";
 
-// The settlement formula. Energy arrives as whole µkWh; points are whole numbers rounded half up
-// (0.25 kWh × 10 = 2.5 → 3 points), the one rounding rule of src/rounding.ts.
+// Points for one window (issue "Points a member can trust", item 3). Energy arrives as whole µkWh;
+// multipliers are plain numbers; points are rounded half up once, at the end.
 
 export type SettlementOutcome = (typeof SETTLEMENT_OUTCOMES)[number];
 
-/** Outcomes that judge the member: the only ones that extend (`delivered`) or break a streak. */
+/** Outcomes that judge the member: the only ones that move a streak. */
 export type JudgedOutcome = "delivered" | "not_delivered";
 
-export type PointsRule = {
-  pointsPerKwh: number;
-  /** Percent per prior fulfilled commitment in the streak. */
-  streakBonusPct: number;
-  /** The bonus never exceeds this many percent. */
-  streakBonusCapPct: number;
+export const MICRO_PER_KWH = 1_000_000;
+const HOUR_MS = 3_600_000;
+
+/** a ≥ b, forgiving the last bits binary floating point loses (0.15 / 3 is 0.049999999999999996). */
+export function atLeast(a: number, b: number): boolean {
+  return a >= b - 1e-12 * Math.max(1, Math.abs(b));
+}
+
+export type Shift = {
+  /** max(0, actual − adjusted baseline), µkWh. */
+  shiftedMicroKwh: number;
+  /** shifted ÷ adjusted baseline (0 when the baseline is 0). */
+  fraction: number;
+  /** Average shifted power over the window, kW. */
+  averageKw: number;
+  /** fraction ≥ min_shift_fraction and average ≥ min_shift_kw. */
+  qualifies: boolean;
+  /** The effort tier's multiplier (0 when it does not qualify). */
+  effort: number;
 };
 
-export const MICRO_PER_KWH = 1_000_000;
-
-/** min(STREAK_BONUS_PCT × prior_streak, STREAK_BONUS_CAP_PCT), in whole percent. */
-export function bonusPctFor(priorStreak: number, rule: PointsRule): number {
-  return Math.min(rule.streakBonusPct * Math.max(0, priorStreak), rule.streakBonusCapPct);
+export function shiftOf(
+  { actualMicroKwh, adjustedMicroKwh, windowMs }: { actualMicroKwh: number; adjustedMicroKwh: number; windowMs: number },
+  rule: SettlementMethod["points"],
+): Shift {
+  const shiftedMicroKwh = Math.max(0, actualMicroKwh - adjustedMicroKwh);
+  const fraction = adjustedMicroKwh > 0 ? shiftedMicroKwh / adjustedMicroKwh : 0;
+  const averageKw = shiftedMicroKwh / MICRO_PER_KWH / (windowMs / HOUR_MS);
+  const qualifies =
+    shiftedMicroKwh > 0 && atLeast(fraction, rule.minShiftFraction) && atLeast(averageKw, rule.minShiftKw);
+  return { shiftedMicroKwh, fraction, averageKw, qualifies, effort: qualifies ? effortOf(fraction, rule) : 0 };
 }
+
+/** The multiplier of the highest tier whose lower bound the fraction reaches (tiers ascending); 0 below the first. */
+export function effortOf(fraction: number, rule: Pick<SettlementMethod["points"], "effortTiers">): number {
+  let effort = 0;
+  for (const tier of rule.effortTiers) if (atLeast(fraction, tier.minFraction)) effort = tier.multiplier;
+  return effort;
+}
+
+export type Accuracy = {
+  /** The multiplier: max(floor, surplus ÷ intervals), or 1 when no measured forecast rows exist. */
+  value: number;
+  /** Measured (`period = "actual"`) forecast intervals in the window, and how many had a surplus. */
+  intervals: number;
+  surplusIntervals: number;
+  known: boolean;
+};
+
+export function accuracyOf(
+  { intervals, surplusIntervals }: { intervals: number; surplusIntervals: number },
+  rule: Pick<SettlementMethod["points"], "accuracyFloor">,
+): Accuracy {
+  if (intervals === 0) return { value: 1, intervals, surplusIntervals, known: false };
+  return {
+    value: Math.max(rule.accuracyFloor, surplusIntervals / intervals),
+    intervals,
+    surplusIntervals,
+    known: true,
+  };
+}
+
+export type CapKind = "device" | "community" | "none";
+export type Cap = { kind: CapKind; value: number | null; basis: number };
 
 /**
- * round_half_up(delivered_kwh × POINTS_PER_KWH × (1 + bonus)). Computed as the integer
- * µkWh × points × (100 + bonus %) over 10⁸, so the only inexact step is one division that
- * roundHalfUp snaps back to its decimal reading.
+ * The per-window cap: multiplier × the mean raw of the member's own qualifying windows settled in
+ * the look-back, when there are at least `minWindows`; else multiplier × the community's median
+ * over the same days, when it has at least `minWindows`; else none.
  */
-export function pointsForDelivered(
-  deliveredMicroKwh: number,
-  bonusPct: number,
-  pointsPerKwh: number,
-): number {
-  const scaled = Math.max(0, deliveredMicroKwh) * pointsPerKwh * (100 + bonusPct);
-  return roundHalfUp(scaled / (MICRO_PER_KWH * 100));
+export function capOf(
+  { own, community }: { own: readonly number[]; community: readonly number[] },
+  rule: SettlementMethod["cap"],
+): Cap {
+  if (own.length >= rule.minWindows) {
+    const mean = own.reduce((a, b) => a + b, 0) / own.length;
+    return { kind: "device", value: rule.multiplier * mean, basis: own.length };
+  }
+  if (community.length >= rule.minWindows) {
+    return { kind: "community", value: rule.multiplier * median(community), basis: community.length };
+  }
+  return { kind: "none", value: null, basis: Math.max(own.length, community.length) };
 }
 
-/** No baseline: min(round_half_up(actual × POINTS_PER_KWH), reward_points_estimated), no bonus. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+export type Multipliers = { effort: number; event: number; accuracy: number; streak: number };
+
+/** raw = shifted kWh × rate × effort × event × accuracy × streak. */
+export function rawPoints(shiftedMicroKwh: number, m: Multipliers, ratePerKwh: number): number {
+  return (shiftedMicroKwh / MICRO_PER_KWH) * ratePerKwh * m.effort * m.event * m.accuracy * m.streak;
+}
+
+/** round_half_up(min(raw, cap)). */
+export function cappedPoints(raw: number, cap: Cap): number {
+  return roundHalfUp(cap.value === null ? raw : Math.min(raw, cap.value));
+}
+
+/** No baseline: min(round_half_up(actual kWh × rate × factor), the estimate). */
 export function pointsWithoutBaseline(
   actualMicroKwh: number,
   estimated: number,
-  pointsPerKwh: number,
+  rule: Pick<SettlementMethod["points"], "ratePerKwh" | "noBaselineFactor">,
 ): number {
-  return Math.max(0, Math.min(pointsForDelivered(actualMicroKwh, 0, pointsPerKwh), estimated));
-}
-
-export type Judgement = {
-  outcome: Extract<SettlementOutcome, "delivered" | "not_delivered" | "no_baseline">;
-  /** max(0, actual − baseline); null without a baseline. */
-  deliveredMicroKwh: number | null;
-  points: number;
-  /** The streak bonus applied, in percent (0 without a baseline). */
-  bonusPct: number;
-};
-
-/** Settle one commitment whose window has data. */
-export function judge({
-  actualMicroKwh,
-  baseline,
-  estimated,
-  priorStreak,
-  rule,
-}: {
-  actualMicroKwh: number;
-  baseline: Baseline;
-  estimated: number;
-  priorStreak: number;
-  rule: PointsRule;
-}): Judgement {
-  if (baseline.microKwh === null) {
-    return {
-      outcome: "no_baseline",
-      deliveredMicroKwh: null,
-      points: pointsWithoutBaseline(actualMicroKwh, estimated, rule.pointsPerKwh),
-      bonusPct: 0,
-    };
-  }
-  const delivered = Math.max(0, actualMicroKwh - baseline.microKwh);
-  const bonusPct = bonusPctFor(priorStreak, rule);
-  return {
-    outcome: delivered > 0 ? "delivered" : "not_delivered",
-    deliveredMicroKwh: delivered,
-    points: pointsForDelivered(delivered, bonusPct, rule.pointsPerKwh),
-    bonusPct,
-  };
+  const points = roundHalfUp((actualMicroKwh / MICRO_PER_KWH) * rule.ratePerKwh * rule.noBaselineFactor);
+  return Math.max(0, Math.min(points, estimated));
 }
 
 /** Whether an outcome judges the member (every other outcome is our failure or a hand settlement). */
 export function isJudged(outcome: string | null): outcome is JudgedOutcome {
   return outcome === "delivered" || outcome === "not_delivered";
-}
-
-/**
- * The prior streak: consecutive `delivered` outcomes immediately before a commitment, given the
- * settled outcomes before it newest first. Unjudged outcomes (`no_baseline`, `no_data`,
- * `no_device`, `manual`) neither count nor break it; `not_delivered` ends it.
- */
-export function priorStreakOf(outcomesNewestFirst: Iterable<string | null>): number {
-  let streak = 0;
-  for (const outcome of outcomesNewestFirst) {
-    if (outcome === "delivered") streak++;
-    else if (outcome === "not_delivered") break;
-  }
-  return streak;
-}
-
-/** Current and best streak over a member's settled outcomes in window order (oldest first). */
-export function streaksOf(outcomesOldestFirst: Iterable<string | null>): { current: number; best: number } {
-  let current = 0;
-  let best = 0;
-  for (const outcome of outcomesOldestFirst) {
-    if (outcome === "delivered") best = Math.max(best, ++current);
-    else if (outcome === "not_delivered") current = 0;
-  }
-  return { current, best };
 }
