@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { baselineDaysOf, baselineOf } from "../src/settlement/legacy-baseline.ts";
 import { formatKwh } from "../src/settlement/kwh.ts";
-import { hourSlotsOf, isComplete, microKwhOf, readWindow } from "../src/settlement/meter-reading.ts";
+import { baselineDaysOf, baselineOf } from "../src/settlement/legacy-baseline.ts";
 import {
   bonusPctFor,
   judge,
@@ -11,6 +10,7 @@ import {
   priorStreakOf,
   streaksOf,
 } from "../src/settlement/legacy-points.ts";
+import { hourSlotsOf, isComplete, microKwhOf, readWindow } from "../src/settlement/meter-reading.ts";
 import { createZonedClock } from "../src/settlement/zoned-clock.ts";
 
 // The settlement formula digit by digit. Energy is in whole µkWh (1 kWh = 1,000,000).

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { baselineDaysOf, baselineOf } from "../src/settlement/legacy-baseline.ts";
-import { readWindow } from "../src/settlement/meter-reading.ts";
 import { judge, type PointsRule, pointsForDelivered } from "../src/settlement/legacy-points.ts";
+import { readWindow } from "../src/settlement/meter-reading.ts";
 import { createZonedClock } from "../src/settlement/zoned-clock.ts";
 
 // Properties of the settlement formula over generated inputs (energy in whole µkWh).

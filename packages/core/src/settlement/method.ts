@@ -164,7 +164,9 @@ export function parseSettlementMethod(text: string, overrides: MethodOverrides =
   if (!parsed.success) {
     return {
       ok: false,
-      problems: parsed.error.issues.map((issue) => `${issue.path.join(".") || "(document)"}: ${issue.message}`),
+      problems: parsed.error.issues.map(
+        (issue) => `${issue.path.join(".") || "(document)"}: ${issue.message}`,
+      ),
     };
   }
   const y = parsed.data;

@@ -32,7 +32,11 @@ export type Shift = {
 };
 
 export function shiftOf(
-  { actualMicroKwh, adjustedMicroKwh, windowMs }: { actualMicroKwh: number; adjustedMicroKwh: number; windowMs: number },
+  {
+    actualMicroKwh,
+    adjustedMicroKwh,
+    windowMs,
+  }: { actualMicroKwh: number; adjustedMicroKwh: number; windowMs: number },
   rule: SettlementMethod["points"],
 ): Shift {
   const shiftedMicroKwh = Math.max(0, actualMicroKwh - adjustedMicroKwh);
@@ -40,7 +44,13 @@ export function shiftOf(
   const averageKw = shiftedMicroKwh / MICRO_PER_KWH / (windowMs / HOUR_MS);
   const qualifies =
     shiftedMicroKwh > 0 && atLeast(fraction, rule.minShiftFraction) && atLeast(averageKw, rule.minShiftKw);
-  return { shiftedMicroKwh, fraction, averageKw, qualifies, effort: qualifies ? effortOf(fraction, rule) : 0 };
+  return {
+    shiftedMicroKwh,
+    fraction,
+    averageKw,
+    qualifies,
+    effort: qualifies ? effortOf(fraction, rule) : 0,
+  };
 }
 
 /** The multiplier of the highest tier whose lower bound the fraction reaches (tiers ascending); 0 below the first. */

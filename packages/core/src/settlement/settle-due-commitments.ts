@@ -5,11 +5,11 @@ import { type Ctx, withTransaction } from "../context.ts";
 import { type CommitmentRow, commitments as c } from "../db/schema.ts";
 import { UpstreamError } from "../errors.ts";
 import { enqueue, type OutboxEntry } from "../outbox/enqueue.ts";
-import { type Baseline, type BaselineDay, baselineDaysOf, baselineOf } from "./legacy-baseline.ts";
 import { formatKwh } from "./kwh.ts";
+import { type Baseline, type BaselineDay, baselineDaysOf, baselineOf } from "./legacy-baseline.ts";
+import { isJudged, judge, type PointsRule, priorStreakOf, type SettlementOutcome } from "./legacy-points.ts";
 import { createMeterReader, type MeterReader } from "./meter-reader.ts";
 import { isComplete, readWindow, type WindowReading } from "./meter-reading.ts";
-import { isJudged, judge, type PointsRule, priorStreakOf, type SettlementOutcome } from "./legacy-points.ts";
 import { createZonedClock, type ZonedClock } from "./zoned-clock.ts";
 
 export type SettlementOutcomeName = SettlementOutcome;
