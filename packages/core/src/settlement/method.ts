@@ -1,5 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import type { SettlementMethodOut } from "../schemas/settlement.ts";
 
 // The settlement method's parameters, read from the flexibility YAML in the platform pipeline's own
 // format (celine-pipelines apps/rec_flexibility/flexibility_config.yaml): the same sections and keys,
@@ -228,3 +229,88 @@ export function parseSettlementMethod(text: string, overrides: MethodOverrides =
     },
   };
 }
+
+/** The method as `GET /api/settlement/method` and every stored settlement show it. */
+export function describeMethod(
+  method: SettlementMethod,
+  { timeZone, intervalMs }: { timeZone: string; intervalMs: number },
+): SettlementMethodOut {
+  const notice = method.adjustment.earliestNoticeMinutes;
+  return {
+    id: method.id,
+    time_zone: timeZone,
+    reading_interval_minutes: intervalMs / 60_000,
+    season: { anchor_date: method.season.anchorDate, months_per_season: method.season.monthsPerSeason },
+    baseline: {
+      lookback_days: method.baseline.lookbackDays,
+      winsorize_pct: method.baseline.winsorizePct,
+      candidate_days: method.baseline.candidateDays,
+      select_days: method.baseline.selectDays,
+      min_candidates: method.baseline.minCandidates,
+    },
+    adjustment: {
+      enabled: method.adjustment.enabled,
+      direction: method.adjustment.direction,
+      max_cap_fraction: method.adjustment.maxCapFraction,
+      window_hours: method.adjustment.windowHours,
+      earliest_notice_local: `${String(Math.floor(notice / 60)).padStart(2, "0")}:${String(notice % 60).padStart(2, "0")}`,
+    },
+    points: {
+      rate_per_kwh: method.points.ratePerKwh,
+      min_shift_kw: method.points.minShiftKw,
+      min_shift_fraction: method.points.minShiftFraction,
+      effort_tiers: method.points.effortTiers.map((t) => ({
+        min_fraction: t.minFraction,
+        multiplier: t.multiplier,
+      })),
+      accuracy_floor: method.points.accuracyFloor,
+      event_multiplier: method.points.eventMultiplier,
+      no_baseline_factor: method.points.noBaselineFactor,
+    },
+    streak: {
+      increment: method.streak.increment,
+      max_multiplier: method.streak.maxMultiplier,
+      max_level: method.streak.maxLevel,
+      decay_per_week: method.streak.decayPerWeek,
+      floor_fraction: method.streak.floorFraction,
+    },
+    cap: {
+      multiplier: method.cap.multiplier,
+      min_windows: method.cap.minWindows,
+      lookback_days: method.cap.lookbackDays,
+    },
+    restatement_days: method.restatementDays,
+  };
+}
+
+/** The method of config/flexibility.yaml as shipped (a test keeps the two equal): for tests and the dev stack. */
+export const DEFAULT_METHOD: SettlementMethod = {
+  id: METHOD_ID,
+  season: { anchorDate: "2025-09-01", monthsPerSeason: 2 },
+  baseline: { lookbackDays: 90, winsorizePct: 0.05, candidateDays: 7, selectDays: 4, minCandidates: 3 },
+  adjustment: {
+    enabled: true,
+    direction: "upward_only",
+    maxCapFraction: 0.2,
+    windowHours: 2,
+    earliestNoticeMinutes: METHOD_CONSTANTS.adjustmentEarliestNoticeMinutes,
+  },
+  points: {
+    ratePerKwh: 15,
+    minShiftKw: 0.05,
+    minShiftFraction: 0.05,
+    effortTiers: [
+      { minFraction: 0.05, multiplier: 1 },
+      { minFraction: 0.25, multiplier: 1.5 },
+      { minFraction: 0.5, multiplier: 2 },
+      { minFraction: 1, multiplier: 2.5 },
+    ],
+    accuracyFloor: 0.5,
+    eventMultiplier: METHOD_CONSTANTS.eventMultiplier,
+    noBaselineFactor: METHOD_CONSTANTS.noBaselineFactor,
+  },
+  streak: { increment: 0.05, maxMultiplier: 1.5, maxLevel: 10, decayPerWeek: 1, floorFraction: 0.5 },
+  cap: { multiplier: 2, minWindows: 5, lookbackDays: METHOD_CONSTANTS.capLookbackDays },
+  restatementDays: METHOD_CONSTANTS.restatementDays,
+  readingRetentionDays: METHOD_CONSTANTS.readingRetentionDays,
+};

@@ -83,27 +83,30 @@ export function accuracyOf(
 }
 
 export type CapKind = "device" | "community" | "none";
-export type Cap = { kind: CapKind; value: number | null; basis: number };
+export type Cap = { kind: CapKind; value: number | null; windows: number };
+
+/** The qualifying windows a cap looks at: the member's own (mean raw) and the community's (median raw). */
+export type CapReferences = {
+  own: { windows: number; meanRaw: number | null };
+  community: { windows: number; medianRaw: number | null };
+};
 
 /**
  * The per-window cap: multiplier × the mean raw of the member's own qualifying windows settled in
  * the look-back, when there are at least `minWindows`; else multiplier × the community's median
  * over the same days, when it has at least `minWindows`; else none.
  */
-export function capOf(
-  { own, community }: { own: readonly number[]; community: readonly number[] },
-  rule: SettlementMethod["cap"],
-): Cap {
-  if (own.length >= rule.minWindows) {
-    const mean = own.reduce((a, b) => a + b, 0) / own.length;
-    return { kind: "device", value: rule.multiplier * mean, basis: own.length };
+export function capOf({ own, community }: CapReferences, rule: SettlementMethod["cap"]): Cap {
+  if (own.windows >= rule.minWindows && own.meanRaw !== null) {
+    return { kind: "device", value: rule.multiplier * own.meanRaw, windows: own.windows };
   }
-  if (community.length >= rule.minWindows) {
-    return { kind: "community", value: rule.multiplier * median(community), basis: community.length };
+  if (community.windows >= rule.minWindows && community.medianRaw !== null) {
+    return { kind: "community", value: rule.multiplier * community.medianRaw, windows: community.windows };
   }
-  return { kind: "none", value: null, basis: Math.max(own.length, community.length) };
+  return { kind: "none", value: null, windows: 0 };
 }
 
+/** The middle value; the mean of the two middle ones for an even count (as percentile_cont(0.5)). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -1,0 +1,301 @@
+import type { SettlementMethodOut, StoredSettlement } from "../schemas/settlement.ts";
+import { formatInstant } from "../time.ts";
+import {
+  adjustedBaseline,
+  type HeldAt,
+  type IntervalBaseline,
+  intervalBaseline,
+  intervalsOf,
+  type ReadingAt,
+  sameDayAdjustment,
+} from "./baseline.ts";
+import type { SettlementMethod } from "./method.ts";
+import {
+  accuracyOf,
+  type Cap,
+  cappedPoints,
+  MICRO_PER_KWH,
+  pointsWithoutBaseline,
+  rawPoints,
+  type SettlementOutcome,
+  shiftOf,
+} from "./points.ts";
+import type { Streak } from "./streak.ts";
+import type { ZonedClock } from "./zoned-clock.ts";
+
+// Judge one commitment from its evidence: no database, no network, no clock of its own. What it
+// returns is what settlement stores and what `GET /api/commitments/{id}/settlement` shows.
+
+export type Commitment = {
+  id: string;
+  periodStart: Date;
+  periodEnd: Date;
+  rewardPointsEstimated: number;
+  /** When the member was first shown the window; the commitment's own time when unknown. */
+  noticeAt: Date;
+};
+
+export type Evidence = {
+  commitment: Commitment;
+  /** The window ended at least SETTLEMENT_DEADLINE_DAYS ago: missing data no longer waits. */
+  overdue: boolean;
+  readingAt: ReadingAt;
+  heldAt: HeldAt;
+  /** Measured forecast intervals in the window; null when there were none (accuracy unknown). */
+  forecast: { intervals: number; surplusIntervals: number } | null;
+  streak: Streak & { week: string };
+  cap: Cap;
+};
+
+export type Context = {
+  method: SettlementMethod;
+  /** The method as shown (stored with every settlement). */
+  config: SettlementMethodOut;
+  clock: ZonedClock;
+  intervalMs: number;
+};
+
+/** A closed commitment: what to store. `raw` is null unless it was judged on a baseline. */
+export type Verdict = Omit<StoredSettlement, "revision" | "settled_at"> & {
+  actualMicroKwh: number | null;
+  adjustedMicroKwh: number | null;
+  shiftedMicroKwh: number | null;
+  /** The fewest candidates averaged in any interval (the legacy `baseline_days`). */
+  selectedDays: number | null;
+  streakMultiplier: number | null;
+};
+
+export type Decision = { kind: "wait"; reason: string } | { kind: "close"; verdict: Verdict };
+
+const kwh = (micro: number) => micro / MICRO_PER_KWH;
+const kwhOrNull = (micro: number | null) => (micro === null ? null : kwh(micro));
+const iso = (ms: number) => formatInstant(new Date(ms));
+
+/** Settle a commitment whose window has ended (or say why it must wait). */
+export function decide(evidence: Evidence, context: Context): Decision {
+  const { commitment: c, overdue, readingAt } = evidence;
+  const { method, clock, intervalMs } = context;
+  const intervals = intervalsOf({ start: c.periodStart, end: c.periodEnd }, intervalMs);
+  const actual = intervals.map((i) => readingAt(i.start));
+  const counted = actual.filter((a): a is number => a !== null);
+  const missing = actual.length - counted.length;
+  if (missing > 0 && !overdue)
+    return { kind: "wait", reason: `${missing} of ${actual.length} readings not in yet` };
+
+  const window = {
+    start: formatInstant(c.periodStart),
+    end: formatInstant(c.periodEnd),
+    hours: (c.periodEnd.getTime() - c.periodStart.getTime()) / 3_600_000,
+    local_date: clock.local(c.periodStart).date,
+    interval_minutes: intervalMs / 60_000,
+  };
+  const blank = {
+    method: method.id,
+    config: context.config,
+    window,
+    intervals: [],
+    adjustment: null,
+    totals: null,
+    multipliers: null,
+    accuracy: null,
+    streak: null,
+    raw: null,
+    cap: null,
+    actualMicroKwh: null,
+    adjustedMicroKwh: null,
+    shiftedMicroKwh: null,
+    selectedDays: null,
+    streakMultiplier: null,
+  };
+  if (counted.length === 0) {
+    return {
+      kind: "close",
+      verdict: {
+        ...blank,
+        outcome: "no_data",
+        points: 0,
+        reason: "no reading came for the window by the deadline",
+      },
+    };
+  }
+
+  const baselineRule = { clock, readingAt, heldAt: evidence.heldAt, rule: method.baseline };
+  const baselines = intervals.map((i) => intervalBaseline(i, baselineRule));
+  const actualMicroKwh = counted.reduce((a, b) => a + b, 0);
+  const judged = baselines.filter((_, k) => actual[k] !== null);
+  const selectedDays = Math.min(...judged.map((b) => b.days.filter((d) => d.used).length));
+
+  if (judged.some((b) => b.microKwh === null)) {
+    const points = pointsWithoutBaseline(actualMicroKwh, c.rewardPointsEstimated, method.points);
+    return {
+      kind: "close",
+      verdict: {
+        ...blank,
+        outcome: "no_baseline",
+        points,
+        reason: `an interval has fewer than ${method.baseline.minCandidates} baseline candidates: ${kwh(actualMicroKwh)} kWh × ${method.points.ratePerKwh} × ${method.points.noBaselineFactor}, at most the estimate ${c.rewardPointsEstimated}`,
+        intervals: baselines.map((b, k) => intervalOut(b, actual[k] ?? null, null)),
+        actualMicroKwh,
+        selectedDays,
+      },
+    };
+  }
+
+  const adjustment = sameDayAdjustment({
+    window: { start: c.periodStart, end: c.periodEnd },
+    noticeAt: c.noticeAt.getTime(),
+    intervalMs,
+    clock,
+    readingAt,
+    baselineOf: (i) => intervalBaseline(i, baselineRule).microKwh,
+    rule: method.adjustment,
+  });
+  const adjusted = baselines.map((b) =>
+    b.microKwh === null
+      ? null
+      : adjustedBaseline(b.microKwh, adjustment.perIntervalMicroKwh, method.adjustment),
+  );
+  const sumCounted = (values: (number | null)[]) =>
+    values.reduce<number>((sum, v, k) => (actual[k] === null ? sum : sum + (v ?? 0)), 0);
+  const baselineMicroKwh = sumCounted(baselines.map((b) => b.microKwh));
+  const adjustedMicroKwh = sumCounted(adjusted);
+  const shift = shiftOf(
+    { actualMicroKwh, adjustedMicroKwh, windowMs: c.periodEnd.getTime() - c.periodStart.getTime() },
+    method.points,
+  );
+  const accuracy = accuracyOf(evidence.forecast ?? { intervals: 0, surplusIntervals: 0 }, method.points);
+  const multipliers = {
+    effort: shift.effort,
+    event: method.points.eventMultiplier,
+    accuracy: accuracy.value,
+    streak: evidence.streak.multiplier,
+  };
+  const raw = shift.qualifies ? rawPoints(shift.shiftedMicroKwh, multipliers, method.points.ratePerKwh) : 0;
+  const points = shift.qualifies ? cappedPoints(raw, evidence.cap) : 0;
+  // Past the deadline with readings still missing we pay what the data proves, but never judge a
+  // member "not delivered" on data we failed to collect.
+  const outcome: SettlementOutcome = shift.qualifies
+    ? "delivered"
+    : missing > 0
+      ? "no_data"
+      : "not_delivered";
+
+  return {
+    kind: "close",
+    verdict: {
+      ...blank,
+      outcome,
+      points,
+      reason: reasonOf(outcome, shift, method, evidence.cap, raw, missing),
+      intervals: baselines.map((b, k) => intervalOut(b, actual[k] ?? null, adjusted[k] ?? null)),
+      adjustment: {
+        notice_at: iso(adjustment.noticeAt),
+        applies: adjustment.applies,
+        intervals: adjustment.intervals.map((i) => ({
+          start: iso(i.start),
+          actual_kwh: kwhOrNull(i.actualMicroKwh),
+          baseline_kwh: kwhOrNull(i.baselineMicroKwh),
+        })),
+        actual_kwh: kwhOrNull(adjustment.actualMicroKwh),
+        baseline_kwh: kwhOrNull(adjustment.baselineMicroKwh),
+        per_interval_kwh: kwh(adjustment.perIntervalMicroKwh),
+      },
+      totals: {
+        actual_kwh: kwh(actualMicroKwh),
+        baseline_kwh: kwh(baselineMicroKwh),
+        adjusted_baseline_kwh: kwh(adjustedMicroKwh),
+        shifted_kwh: kwh(shift.shiftedMicroKwh),
+        shift_fraction: shift.fraction,
+        average_shift_kw: shift.averageKw,
+        qualifies: shift.qualifies,
+        intervals_counted: counted.length,
+        intervals_missing: missing,
+      },
+      multipliers,
+      accuracy: {
+        known: accuracy.known,
+        intervals: accuracy.intervals,
+        surplus_intervals: accuracy.surplusIntervals,
+      },
+      streak: { level: evidence.streak.level, best: evidence.streak.peak, week: evidence.streak.week },
+      raw,
+      cap: { kind: evidence.cap.kind, value: evidence.cap.value, windows: evidence.cap.windows },
+      actualMicroKwh,
+      adjustedMicroKwh,
+      shiftedMicroKwh: shift.shiftedMicroKwh,
+      selectedDays,
+      streakMultiplier: evidence.streak.multiplier,
+    },
+  };
+}
+
+/** A commitment that can never be judged (no device, no community): 0 points, and why. */
+export function closeWithout(
+  outcome: Extract<SettlementOutcome, "no_data" | "no_device">,
+  reason: string,
+  commitment: Commitment,
+  context: Context,
+): Verdict {
+  return {
+    method: context.method.id,
+    config: context.config,
+    outcome,
+    points: 0,
+    reason,
+    window: {
+      start: formatInstant(commitment.periodStart),
+      end: formatInstant(commitment.periodEnd),
+      hours: (commitment.periodEnd.getTime() - commitment.periodStart.getTime()) / 3_600_000,
+      local_date: context.clock.local(commitment.periodStart).date,
+      interval_minutes: context.intervalMs / 60_000,
+    },
+    intervals: [],
+    adjustment: null,
+    totals: null,
+    multipliers: null,
+    accuracy: null,
+    streak: null,
+    raw: null,
+    cap: null,
+    actualMicroKwh: null,
+    adjustedMicroKwh: null,
+    shiftedMicroKwh: null,
+    selectedDays: null,
+    streakMultiplier: null,
+  };
+}
+
+function intervalOut(b: IntervalBaseline, actual: number | null, adjusted: number | null) {
+  return {
+    start: iso(b.start),
+    end: iso(b.end),
+    actual_kwh: kwhOrNull(actual),
+    baseline_kwh: kwhOrNull(b.microKwh),
+    adjusted_kwh: kwhOrNull(adjusted),
+    // Newest first: the days a member remembers come first.
+    candidates: [...b.days]
+      .reverse()
+      .map((d) => ({ date: d.date, kwh: kwh(d.microKwh), used: d.used, why: d.why })),
+  };
+}
+
+function reasonOf(
+  outcome: SettlementOutcome,
+  shift: ReturnType<typeof shiftOf>,
+  method: SettlementMethod,
+  cap: Cap,
+  raw: number,
+  missing: number,
+): string {
+  if (outcome === "no_data") {
+    return `${missing} reading(s) still missing at the deadline and what came does not qualify: not judged`;
+  }
+  if (outcome === "not_delivered") {
+    const percent = (shift.fraction * 100).toFixed(1);
+    return `shifted ${kwh(shift.shiftedMicroKwh)} kWh (${percent} % of the baseline, ${shift.averageKw.toFixed(3)} kW): below the ${method.points.minShiftFraction * 100} % and ${method.points.minShiftKw} kW a window needs`;
+  }
+  const capped = cap.value !== null && cap.value < raw;
+  return capped
+    ? `qualified; ${raw.toFixed(3)} points capped at ${cap.value?.toFixed(3)} (${cap.kind} cap)`
+    : `qualified; ${raw.toFixed(3)} points before rounding`;
+}

@@ -1,0 +1,266 @@
+import { sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { rowsOf } from "../db/rows.ts";
+import { meterChunks } from "../db/schema.ts";
+import type { DigitalTwin, RawRow } from "../platform/ports.ts";
+import { parseInstant } from "../time.ts";
+import type { ReadingAt } from "./baseline.ts";
+import { MICRO_PER_KWH } from "./points.ts";
+
+// Metered consumption as settlement reads it: our own store of the Digital Twin's readings, one row
+// per fetch unit ("chunk": CHUNK_SLOTS consecutive reading intervals, what one `rec_settlement_1h`
+// call answers at most). A chunk that was already older than the restatement horizon when it was
+// fetched is final: it is never asked for again, so a 90-day look-back costs a device 90 calls once,
+// not 90 calls per commitment. Younger chunks are fetched again once per settlement run, so late and
+// corrected readings are seen. A reading, once seen, is never forgotten: a later answer without it
+// keeps the old value; a later answer with another value replaces it (a correction).
+
+/** `rec_settlement_1h` is hourly; nothing else in settlement assumes it. */
+export const READING_INTERVAL_MS = 3_600_000;
+/** `rec_settlement_1h` answers at most 24 rows per call. */
+export const CHUNK_SLOTS = 24;
+
+/** Every DT call of one run goes through one bound on concurrency, and is counted. */
+export type DtGate = { call<T>(task: (dt: DigitalTwin) => Promise<T>): Promise<T>; calls(): number };
+
+/** Run at most `limit` tasks at once, first come first served. */
+export function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async (task) => {
+    if (active >= limit) await new Promise<void>((resolve) => queue.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  };
+}
+
+export function createDtGate(dt: DigitalTwin, concurrency: number): DtGate {
+  const limit = createLimiter(concurrency);
+  let calls = 0;
+  return {
+    call: (task) =>
+      limit(() => {
+        calls++;
+        return task(dt);
+      }),
+    calls: () => calls,
+  };
+}
+
+/** What one commitment needs read: the device's readings over [from, to) (ms). */
+export type MeterNeed = { userId: string; community: string; device: string; from: number; to: number };
+
+export type MeterStore = {
+  /**
+   * Make the readings of every need available to `readingAt`: loaded from the store, fetched from
+   * the DT where missing or not final (once per run), written back. Returns the devices whose
+   * fetch failed, with the error (their rows must wait).
+   */
+  prepare(tx: Ctx, needs: MeterNeed[]): Promise<Map<string, unknown>>;
+  readingAt(device: string): ReadingAt;
+  /** Forget what the last prepare loaded (between batches). */
+  release(): void;
+};
+
+type Chunk = { values: (number | null)[]; final: boolean };
+
+export function createMeterStore({
+  gate,
+  now,
+  horizonMs,
+  intervalMs = READING_INTERVAL_MS,
+  slots = CHUNK_SLOTS,
+}: {
+  gate: DtGate;
+  now: Date;
+  horizonMs: number;
+  intervalMs?: number;
+  slots?: number;
+}): MeterStore {
+  const chunkMs = intervalMs * slots;
+  /** device → chunk start → values (this batch). */
+  let loaded = new Map<string, Map<number, Chunk>>();
+  /** `device|start` of chunks fetched by this run: a run asks the DT for a chunk once. */
+  const fetched = new Set<string>();
+  const failed = new Map<string, unknown>();
+
+  async function prepare(tx: Ctx, needs: MeterNeed[]): Promise<Map<string, unknown>> {
+    const wanted = new Map<string, { need: MeterNeed; starts: Set<number> }>();
+    for (const need of needs) {
+      const entry = wanted.get(need.device) ?? { need, starts: new Set<number>() };
+      for (let at = Math.floor(need.from / chunkMs) * chunkMs; at < need.to; at += chunkMs)
+        entry.starts.add(at);
+      wanted.set(need.device, entry);
+    }
+    const devices = [...wanted.keys()].filter((d) => !failed.has(d));
+    if (devices.length > 0) await load(tx, devices, wanted);
+
+    const writes: { device: string; userId: string; start: number; chunk: Chunk }[] = [];
+    await Promise.all(
+      devices.flatMap((device) => {
+        const { need, starts } = wanted.get(device) ?? { need: null, starts: new Set<number>() };
+        if (!need) return [];
+        return [...starts].map(async (start) => {
+          const known = loaded.get(device)?.get(start);
+          const key = `${device}|${start}`;
+          if (known && (known.final || fetched.has(key))) return;
+          if (failed.has(device)) return;
+          try {
+            const rows = await gate.call((dt) =>
+              dt.settlementHours(need.community, device, new Date(start), new Date(start + chunkMs)),
+            );
+            if (failed.has(device)) return;
+            fetched.add(key);
+            const chunk = {
+              values: mergeReadings(known?.values, readingsOf(rows, start, intervalMs, slots)),
+              final: now.getTime() >= start + chunkMs + horizonMs,
+            };
+            chunksOf(device).set(start, chunk);
+            writes.push({ device, userId: need.userId, start, chunk });
+          } catch (error) {
+            failed.set(device, error);
+          }
+        });
+      }),
+    );
+    await store(
+      tx,
+      writes.filter((w) => !failed.has(w.device)),
+    );
+    return new Map(devices.flatMap((d) => (failed.has(d) ? [[d, failed.get(d)] as const] : [])));
+  }
+
+  function chunksOf(device: string): Map<number, Chunk> {
+    let chunks = loaded.get(device);
+    if (!chunks) {
+      chunks = new Map();
+      loaded.set(device, chunks);
+    }
+    return chunks;
+  }
+
+  async function load(
+    tx: Ctx,
+    devices: string[],
+    wanted: Map<string, { starts: Set<number> }>,
+  ): Promise<void> {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const device of devices) {
+      for (const start of wanted.get(device)?.starts ?? []) {
+        if (loaded.get(device)?.has(start)) continue;
+        min = Math.min(min, start);
+        max = Math.max(max, start);
+      }
+    }
+    if (min > max) return;
+    const rows = await rowsOf<{
+      device_id: string;
+      start: number;
+      values: (number | null)[];
+      final: boolean;
+    }>(
+      tx.db,
+      sql`select device_id, (extract(epoch from chunk_start) * 1000)::float8 as start,
+            array_to_json(micro_kwh) as values, final
+          from ${meterChunks}
+          where device_id = any(${sql.param(devices)}::text[])
+            and chunk_start >= ${new Date(min).toISOString()}::timestamptz
+            and chunk_start <= ${new Date(max).toISOString()}::timestamptz`,
+    );
+    for (const row of rows) {
+      chunksOf(row.device_id).set(Math.round(row.start), { values: row.values, final: row.final });
+    }
+  }
+
+  /** Upsert in key order, so two runs writing the same chunks never wait on each other in a cycle. */
+  async function store(
+    tx: Ctx,
+    writes: { device: string; userId: string; start: number; chunk: Chunk }[],
+  ): Promise<void> {
+    writes.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.start - b.start));
+    const fetchedAt = now.toISOString();
+    for (let i = 0; i < writes.length; i += 2000) {
+      const rows = writes.slice(i, i + 2000).map((w) => ({
+        device_id: w.device,
+        chunk_start: new Date(w.start).toISOString(),
+        user_id: w.userId,
+        interval_seconds: intervalMs / 1000,
+        micro_kwh: w.chunk.values,
+        fetched_at: fetchedAt,
+        final: w.chunk.final,
+      }));
+      await tx.db.execute(sql`
+        insert into ${meterChunks} (device_id, chunk_start, user_id, interval_seconds, micro_kwh, fetched_at, final)
+        select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(device_id text,
+          chunk_start timestamptz, user_id text, interval_seconds int, micro_kwh bigint[], fetched_at timestamptz,
+          final boolean)
+        on conflict (device_id, chunk_start) do update set user_id = excluded.user_id,
+          micro_kwh = excluded.micro_kwh, fetched_at = excluded.fetched_at, final = excluded.final`);
+    }
+  }
+
+  return {
+    prepare,
+    readingAt(device) {
+      const chunks = loaded.get(device);
+      return (at) => {
+        const start = Math.floor(at / chunkMs) * chunkMs;
+        const offset = at - start;
+        if (offset % intervalMs !== 0) return null;
+        return chunks?.get(start)?.values[offset / intervalMs] ?? null;
+      };
+    },
+    release() {
+      loaded = new Map();
+    },
+  };
+}
+
+/**
+ * The DT's rows of one chunk → one value per interval, whole µkWh; null where no usable row came.
+ * A row whose `ts` or `consumption_kwh` will not parse (or is negative) is not a reading. Two rows
+ * for one interval: the larger counts, so the result never depends on the order rows arrive in.
+ */
+export function readingsOf(
+  rows: RawRow[],
+  start: number,
+  intervalMs: number,
+  slots: number,
+): (number | null)[] {
+  const values: (number | null)[] = new Array(slots).fill(null);
+  for (const row of rows) {
+    const at = typeof row.ts === "string" ? parseInstant(row.ts)?.getTime() : undefined;
+    const kwh = microKwhOf(row.consumption_kwh);
+    if (at === undefined || kwh === null) continue;
+    const slot = Math.floor((at - start) / intervalMs);
+    if (slot < 0 || slot >= slots) continue;
+    values[slot] = Math.max(values[slot] ?? 0, kwh);
+  }
+  return values;
+}
+
+/** A fresh answer over what was stored: a value replaces, a gap keeps what was seen before. */
+export function mergeReadings(
+  stored: readonly (number | null)[] | undefined,
+  fresh: readonly (number | null)[],
+): (number | null)[] {
+  return fresh.map((value, i) => value ?? stored?.[i] ?? null);
+}
+
+/** kWh (number or numeric string) → whole µkWh; null when it is not a finite number ≥ 0. */
+export function microKwhOf(value: unknown): number | null {
+  const n =
+    typeof value === "number"
+      ? value
+      : typeof value === "string" && value.trim() !== ""
+        ? Number(value)
+        : Number.NaN;
+  if (!Number.isFinite(n) || n < 0) return null;
+  return Math.round(n * MICRO_PER_KWH);
+}
