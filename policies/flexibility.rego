@@ -12,7 +12,8 @@ default allow := false
 participant_actions := {"read", "write", "delete", "respond"}
 
 # Scopes that let a service perform each action. `flexibility.read` / `flexibility.write` are legacy
-# aliases of the commitments scopes; export is reachable by its own scope only (admin does not imply it).
+# aliases of the commitments scopes; export is reachable by its own scope only (admin does not imply it);
+# recording a commitment on a member's behalf (`record`) is for operators, who hold flexibility.admin.
 service_scopes := {
 	"read": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
 	"service": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
@@ -20,6 +21,7 @@ service_scopes := {
 	"delete": {"flexibility.commitments.write", "flexibility.write", "flexibility.admin"},
 	"settle": {"flexibility.commitments.write", "flexibility.write", "flexibility.admin"},
 	"export": {"flexibility.commitments.export"},
+	"record": {"flexibility.admin"},
 }
 
 # The scope named in a denial: the canonical one, not an alias.
@@ -30,6 +32,7 @@ required_scope := {
 	"delete": "flexibility.commitments.write",
 	"settle": "flexibility.commitments.write",
 	"export": "flexibility.commitments.export",
+	"record": "flexibility.admin",
 }
 
 action := input.action.name

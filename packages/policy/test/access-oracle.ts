@@ -15,6 +15,7 @@ const SERVICE_SCOPES: Record<string, { accepted: string[]; required: string }> =
   delete: { accepted: WRITE, required: "flexibility.commitments.write" },
   settle: { accepted: WRITE, required: "flexibility.commitments.write" },
   export: { accepted: ["flexibility.commitments.export"], required: "flexibility.commitments.export" },
+  record: { accepted: ["flexibility.admin"], required: "flexibility.admin" },
 };
 
 function field(x: unknown, key: string): unknown {

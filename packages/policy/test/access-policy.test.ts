@@ -33,6 +33,7 @@ const ACTIONS = [
   "service",
   "settle",
   "export",
+  "record",
   "launch_rockets",
 ] as const;
 
@@ -90,7 +91,7 @@ const MATRIX: Who[] = [
     label: "service admin",
     subject: service(["flexibility.admin"]),
     owner: "bob",
-    allowed: ["read", "service", "write", "delete", "settle"],
+    allowed: ["read", "service", "write", "delete", "settle", "record"],
     denial: "",
   },
   {
@@ -110,9 +111,10 @@ function expectedDenial(who: Who, action: string): string {
     if (!["read", "write", "delete", "respond"].includes(action)) return "action not permitted";
     return "not resource owner";
   }
-  if (!["read", "service", "write", "delete", "settle", "export"].includes(action))
+  if (!["read", "service", "write", "delete", "settle", "export", "record"].includes(action))
     return "action not permitted";
   if (action === "export") return "missing scope flexibility.commitments.export";
+  if (action === "record") return "missing scope flexibility.admin";
   if (action === "read" || action === "service") return READ_DENIAL;
   return "missing scope flexibility.commitments.write";
 }

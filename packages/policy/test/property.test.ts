@@ -7,7 +7,19 @@ import { ACCESS_ENTRYPOINT, loadAccessPolicy } from "./access-policy.ts";
 
 const policy = loadAccessPolicy();
 
-const ACTIONS = ["read", "write", "delete", "respond", "service", "settle", "export", "READ", "", "admin"];
+const ACTIONS = [
+  "read",
+  "write",
+  "delete",
+  "respond",
+  "service",
+  "settle",
+  "export",
+  "record",
+  "READ",
+  "",
+  "admin",
+];
 const SCOPES = [
   "flexibility.commitments.read",
   "flexibility.commitments.write",
