@@ -1,4 +1,5 @@
-import { describeEnvIssues, type Env, PlatformEnv, withAliases } from "@celine/core";
+import { describeEnvIssues, type Env, PlatformEnv, type SettlementMethod, withAliases } from "@celine/core";
+import { withSettlementMethod } from "@celine/core/db";
 import { z } from "zod";
 
 export const ApiEnv = PlatformEnv.extend({
@@ -15,7 +16,8 @@ export const ApiEnv = PlatformEnv.extend({
   JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(10_000),
   POLICY_DIR: z.string().default("policies"),
 });
-export type ApiEnv = z.output<typeof ApiEnv>;
+/** The environment, and the settlement method read from the file it names. */
+export type ApiEnv = z.output<typeof ApiEnv> & { method: SettlementMethod };
 
 /** Parse the environment once; every problem is named in one error. */
 export function parseApiEnv(env: Env): ApiEnv {
@@ -23,5 +25,5 @@ export function parseApiEnv(env: Env): ApiEnv {
   if (!result.success) {
     throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
   }
-  return result.data;
+  return withSettlementMethod(result.data);
 }

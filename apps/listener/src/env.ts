@@ -1,4 +1,5 @@
-import { describeEnvIssues, type Env, PlatformEnv, withAliases } from "@celine/core";
+import { describeEnvIssues, type Env, PlatformEnv, type SettlementMethod, withAliases } from "@celine/core";
+import { withSettlementMethod } from "@celine/core/db";
 import { z } from "zod";
 import { HANDLER_NAMES, type HandlerName } from "./handlers/index.ts";
 
@@ -58,7 +59,8 @@ export const ListenerEnv = PlatformEnv.extend({
   /** Scope asked for the broker login token when CELINE_MQTT_AUTH=jwt. */
   CELINE_MQTT_SCOPE: z.string().optional(),
 });
-export type ListenerEnv = z.output<typeof ListenerEnv>;
+/** The environment, and the settlement method read from the file it names. */
+export type ListenerEnv = z.output<typeof ListenerEnv> & { method: SettlementMethod };
 
 /** Parse the environment once; every problem is named in one error. */
 export function parseListenerEnv(env: Env): ListenerEnv {
@@ -66,5 +68,5 @@ export function parseListenerEnv(env: Env): ListenerEnv {
   if (!result.success) {
     throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
   }
-  return result.data;
+  return withSettlementMethod(result.data);
 }

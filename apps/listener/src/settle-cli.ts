@@ -19,7 +19,7 @@ import {
   settleDueCommitments,
   withAliases,
 } from "@celine/core";
-import { openDatabase } from "@celine/core/db";
+import { openDatabase, withSettlementMethod } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
 
 const parsed = PlatformEnv.safeParse(withAliases(process.env));
@@ -27,7 +27,13 @@ if (!parsed.success) {
   console.error(`invalid configuration:\n  - ${describeEnvIssues(parsed.error).join("\n  - ")}`);
   process.exit(1);
 }
-const env = parsed.data;
+let env: ReturnType<typeof withSettlementMethod<typeof parsed.data>>;
+try {
+  env = withSettlementMethod(parsed.data);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
 const problems = insecureSettings(env);
 if (problems.length > 0) {
   console.error(`refusing to run outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);

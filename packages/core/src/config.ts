@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { CoreConfig } from "./context.ts";
+import type { SettlementMethod } from "./settlement/method.ts";
 
 // Configuration shared by the API and the listener (PLATFORM §7). Parsed once per app at start-up
 // from an environment record handed in by the entry point; nothing else reads the environment.
@@ -27,6 +28,15 @@ const optionalUrl = z
   .url()
   .optional()
   .or(z.literal("").transform(() => undefined));
+
+/** The shipped configuration/flexibility.yaml (FLEXIBILITY_CONFIG points elsewhere). */
+export const DEFAULT_FLEXIBILITY_CONFIG = new URL("../../../config/flexibility.yaml", import.meta.url)
+  .pathname;
+
+const movedTo = (key: string) =>
+  z
+    .undefined({ message: `no longer read: set ${key} in the FLEXIBILITY_CONFIG file instead` })
+    .or(z.literal("").transform(() => undefined));
 
 export const LOCAL_ISSUER = "http://localhost:8080/realms/celine";
 
@@ -69,17 +79,17 @@ export const PlatformEnv = z.object({
       .min(0)
       .max(24 * 60),
   ),
-  POINTS_PER_KWH: int(10).pipe(z.number().min(0)),
-  STREAK_BONUS_PCT: int(5).pipe(z.number().min(0)),
-  STREAK_BONUS_CAP_PCT: int(100).pipe(z.number().min(0)),
+  /** Overrides `flexibility_bonus.bonus_rate_points_per_kwh` of the YAML when set. */
+  POINTS_PER_KWH: z.coerce.number().min(0).max(1_000_000).optional(),
+  /** The settlement method's YAML, in the platform pipeline's format. */
+  FLEXIBILITY_CONFIG: z.string().min(1).default(DEFAULT_FLEXIBILITY_CONFIG),
   SETTLEMENT_DEADLINE_DAYS: int(7).pipe(z.number().min(1)),
   SETTLEMENT_CONCURRENCY: int(64).pipe(z.number().min(1).max(1000)),
-  SEASON_LENGTH_MONTHS: int(3).pipe(z.number().min(1).max(120)),
-  SEASON_ANCHOR: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
-    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), "not a calendar date")
-    .default("2026-01-01"),
+  // Moved to the YAML: refuse them rather than ignore what an operator meant.
+  STREAK_BONUS_PCT: movedTo("flexibility_bonus.streak"),
+  STREAK_BONUS_CAP_PCT: movedTo("flexibility_bonus.streak.max_multiplier"),
+  SEASON_LENGTH_MONTHS: movedTo("season.months_per_season"),
+  SEASON_ANCHOR: movedTo("season.anchor_date"),
   OPA_URL: optionalUrl,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
@@ -94,18 +104,14 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-/** The verbs' configuration out of the parsed environment (the API and the listener share it). */
-export function coreConfigOf(env: PlatformEnv): CoreConfig {
+/** The verbs' configuration out of the parsed environment and the settlement method (the API and the listener share it). */
+export function coreConfigOf(env: PlatformEnv & { method: SettlementMethod }): CoreConfig {
   return {
     communityTimezone: env.COMMUNITY_TIMEZONE,
     reminderLeadMinutes: env.REMINDER_LEAD_MINUTES,
-    pointsPerKwh: env.POINTS_PER_KWH,
-    streakBonusPct: env.STREAK_BONUS_PCT,
-    streakBonusCapPct: env.STREAK_BONUS_CAP_PCT,
     settlementDeadlineDays: env.SETTLEMENT_DEADLINE_DAYS,
     settlementConcurrency: env.SETTLEMENT_CONCURRENCY,
-    seasonLengthMonths: env.SEASON_LENGTH_MONTHS,
-    seasonAnchor: env.SEASON_ANCHOR,
+    method: env.method,
   };
 }
 

@@ -2,6 +2,7 @@ import type { Database, Db } from "./db/database.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Platform } from "./platform/ports.ts";
+import { DEFAULT_METHOD, type SettlementMethod } from "./settlement/method.ts";
 
 /** Who is asking. Participants and services come from a verified token; `system` is our own jobs. */
 export type Actor =
@@ -28,34 +29,23 @@ export type AuditRecord = {
 };
 
 export type CoreConfig = {
-  /** IANA zone that labels, baselines and nudge facts are expressed in. */
+  /** IANA zone that labels, baselines, weeks, seasons and nudge facts are expressed in. */
   communityTimezone: string;
   reminderLeadMinutes: number;
-  pointsPerKwh: number;
-  /** Settlement bonus per prior consecutive fulfilled commitment, in percent (5 → +5 % each). */
-  streakBonusPct: number;
-  /** The streak bonus never exceeds this, in percent (100 → at most double points). */
-  streakBonusCapPct: number;
   /** A commitment whose meter data is still missing this many days after its window closes as 0 points. */
   settlementDeadlineDays: number;
   /** Digital Twin calls a settlement run keeps in flight at most. */
   settlementConcurrency: number;
-  /** Points seasons: this many calendar months each, counted from `seasonAnchor`. */
-  seasonLengthMonths: number;
-  /** `YYYY-MM-DD`, community-local midnight where season 0 starts. */
-  seasonAnchor: string;
+  /** The settlement method: baseline, points, streak, cap and seasons (FLEXIBILITY_CONFIG). */
+  method: SettlementMethod;
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {
   communityTimezone: "Europe/Rome",
   reminderLeadMinutes: 30,
-  pointsPerKwh: 10,
-  streakBonusPct: 5,
-  streakBonusCapPct: 100,
   settlementDeadlineDays: 7,
   settlementConcurrency: 64,
-  seasonLengthMonths: 3,
-  seasonAnchor: "2026-01-01",
+  method: DEFAULT_METHOD,
 };
 
 export type Ctx = {

@@ -31,7 +31,9 @@ export * from "./reminders/send-reminder.ts";
 export * from "./rounding.ts";
 export * from "./schemas/index.ts";
 export * from "./schemas/points.ts";
+export * from "./schemas/settlement.ts";
 export * from "./schemas/suggestions.ts";
+export * from "./settlement/method.ts";
 export * from "./settlement/settle-due-commitments.ts";
 export {
   addDays,

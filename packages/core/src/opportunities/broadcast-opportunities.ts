@@ -100,9 +100,9 @@ async function broadcastToCommunity(
   }
 
   // kWh as announced, 2 decimals; the points are computed from that same figure so the nudge
-  // reads consistently (estimated_kwh × POINTS_PER_KWH, half up).
+  // reads consistently (estimated_kwh × the settlement rate per kWh, half up).
   const kwh = roundHalfUp(window.estimatedKwh * 100) / 100;
-  const rewardPoints = roundHalfUp(kwh * ctx.config.pointsPerKwh);
+  const rewardPoints = roundHalfUp(kwh * ctx.config.method.points.ratePerKwh);
   const start = toLocalTime(window.start, tz);
   const facts = {
     facts_version: "1.0" as const,

@@ -20,7 +20,7 @@ export async function getLeaderboard({ ctx }: { ctx: Ctx }): Promise<Leaderboard
   const clock = createZonedClock(ctx.config.communityTimezone);
   const season = seasonAt(
     ctx.now(),
-    { anchor: ctx.config.seasonAnchor, months: ctx.config.seasonLengthMonths },
+    { anchor: ctx.config.method.season.anchorDate, months: ctx.config.method.season.monthsPerSeason },
     clock,
   );
   const rows = await withTransaction(ctx, async (tx) => {

@@ -19,7 +19,7 @@ export async function getMyPoints({ ctx }: { ctx: Ctx }): Promise<MyPoints> {
   const clock = createZonedClock(ctx.config.communityTimezone);
   const season = seasonAt(
     ctx.now(),
-    { anchor: ctx.config.seasonAnchor, months: ctx.config.seasonLengthMonths },
+    { anchor: ctx.config.method.season.anchorDate, months: ctx.config.method.season.monthsPerSeason },
     clock,
   );
   const mine = eq(c.userId, me);

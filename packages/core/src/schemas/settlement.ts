@@ -22,11 +22,9 @@ export const SettlementMethodOut = z
         .number()
         .int()
         .meta({ description: "Earlier same-type days (Mon–Fri or Sat–Sun) in the pool" }),
-      winsorize_pct: z
-        .number()
-        .meta({
-          description: "With ≥ 4 pool values, values below this quantile or above 1 − it are dropped",
-        }),
+      winsorize_pct: z.number().meta({
+        description: "With ≥ 4 pool values, values below this quantile or above 1 − it are dropped",
+      }),
       candidate_days: z
         .number()
         .int()
