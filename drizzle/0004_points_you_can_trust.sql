@@ -32,6 +32,7 @@ CREATE TABLE "flexibility_settlements" (
 	CONSTRAINT "flexibility_settlements_commitment_id_revision_pk" PRIMARY KEY("commitment_id","revision")
 );
 --> statement-breakpoint
+ALTER TABLE "flexibility_commitments" ALTER COLUMN "settlement_points_per_kwh" SET DATA TYPE numeric;--> statement-breakpoint
 ALTER TABLE "flexibility_commitments" ADD COLUMN "origin" text DEFAULT 'member' NOT NULL;--> statement-breakpoint
 ALTER TABLE "flexibility_commitments" ADD COLUMN "notice_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "flexibility_commitments" ADD COLUMN "settlement_revision" integer DEFAULT 0 NOT NULL;--> statement-breakpoint

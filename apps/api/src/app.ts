@@ -13,6 +13,7 @@ import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter } from "./routes/openapi.ts";
 import { points } from "./routes/points/index.ts";
+import { settlement } from "./routes/settlement/index.ts";
 import { suggestions } from "./routes/suggestions/index.ts";
 import { appRouter } from "./trpc/router.ts";
 
@@ -91,7 +92,8 @@ export function createApp(deps: AppDeps) {
     .route("/", healthRoutes(deps))
     .route("/", commitments)
     .route("/", suggestions)
-    .route("/", points);
+    .route("/", points)
+    .route("/", settlement);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -25,6 +25,8 @@ export {
   type RestClient,
   type RestRoutes,
   type SettleCommitmentBody,
+  type Settlement,
+  type SettlementMethod,
   type Suggestion,
 } from "./rest.ts";
 export { createTrpcClient, type TrpcClient } from "./trpc.ts";

@@ -33,6 +33,10 @@ export type ListCommitmentsParams = {
   user_id?: string;
 };
 export type SettleCommitmentBody = InferRequestType<Commitments[":id"]["settle"]["$patch"]>["json"];
+/** Every number a commitment's settlement used, as stored, with its ledger entries. */
+export type Settlement = SuccessBody<Commitments[":id"]["settlement"]["$get"]>;
+/** The settlement method in force (for a "how points work" page). */
+export type SettlementMethod = SuccessBody<RestRoutes["api"]["settlement"]["method"]["$get"]>;
 /** A flexibility window offered to the caller (PLATFORM §1 `SuggestionItem`). */
 export type Suggestion = SuccessBody<Suggestions["$get"]>[number];
 export type RespondBody = InferRequestType<Suggestions[":id"]["respond"]["$post"]>["json"];
@@ -57,6 +61,10 @@ export type RestClient = {
   cancelCommitment(id: string): Promise<void>;
   /** `PATCH /api/commitments/{id}/settle` (services with write scope). */
   settleCommitment(id: string, body: SettleCommitmentBody): Promise<Commitment>;
+  /** `GET /api/commitments/{id}/settlement`: why it got its points (owner, or services with read scope). */
+  getSettlement(id: string): Promise<Settlement>;
+  /** `GET /api/settlement/method`: the baseline, thresholds, tiers, streak and cap in force. */
+  getSettlementMethod(): Promise<SettlementMethod>;
 };
 
 export function createRestClient(options: FlexibilityClientOptions): RestClient {
@@ -102,6 +110,16 @@ export function createRestClient(options: FlexibilityClientOptions): RestClient 
     },
     async settleCommitment(id, body) {
       const res = await commitments[":id"].settle.$patch({ param: { id }, json: body });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async getSettlement(id) {
+      const res = await commitments[":id"].settlement.$get({ param: { id } });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async getSettlementMethod() {
+      const res = await routes.api.settlement.method.$get();
       if (res.status === 200) return res.json();
       throw unexpected(res);
     },

@@ -33,6 +33,7 @@ export * from "./schemas/index.ts";
 export * from "./schemas/points.ts";
 export * from "./schemas/settlement.ts";
 export * from "./schemas/suggestions.ts";
+export * from "./settlement/get-settlement.ts";
 export * from "./settlement/method.ts";
 export * from "./settlement/settle-due-commitments.ts";
 export {

@@ -5,10 +5,12 @@ import {
   CreateCommitmentInput,
   cancelCommitment,
   createCommitment,
+  getSettlement,
   ListCommitmentsQuery,
   listCommitments,
   PendingQuery,
   SettleCommitmentInput,
+  SettlementExplanation,
   settleCommitment,
   takePendingCommitments,
 } from "@celine/core";
@@ -35,6 +37,10 @@ export const commitmentsRouter = router({
     .input(PendingQuery.optional())
     .output(z.array(CommitmentOut))
     .mutation(({ ctx, input }) => takePendingCommitments({ ctx: ctx.verb, input: input ?? {} })),
+  settlement: procedure
+    .input(CommitmentIdParam)
+    .output(SettlementExplanation)
+    .query(({ ctx, input }) => getSettlement({ ctx: ctx.verb, input })),
   settle: procedure
     .input(CommitmentIdParam.extend(SettleCommitmentInput.shape))
     .output(CommitmentOut)

@@ -1,11 +1,13 @@
 import { commitmentsRouter } from "./commitments.ts";
 import { router } from "./init.ts";
 import { pointsRouter } from "./points.ts";
+import { settlementRouter } from "./settlement.ts";
 import { suggestionsRouter } from "./suggestions.ts";
 
 export const appRouter = router({
   commitments: commitmentsRouter,
   points: pointsRouter,
+  settlement: settlementRouter,
   suggestions: suggestionsRouter,
 });
 

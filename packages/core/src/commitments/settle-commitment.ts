@@ -1,9 +1,13 @@
 import { and, eq } from "drizzle-orm";
 import { authorize } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
-import { commitments } from "../db/schema.ts";
+import { type CommitmentRow, commitments, pointsLedger, settlements } from "../db/schema.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { CommitmentIdParam, type CommitmentOut, SettleCommitmentInput } from "../schemas/commitments.ts";
+import type { StoredSettlement } from "../schemas/settlement.ts";
+import { READING_INTERVAL_MS } from "../settlement/meter-store.ts";
+import { createZonedClock } from "../settlement/zoned-clock.ts";
+import { formatInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
 import { toCommitmentOut } from "./out.ts";
 
@@ -24,6 +28,7 @@ export async function settleCommitment({
     reward_points_actual: input.reward_points_actual,
     actual_kwh: input.actual_kwh,
   });
+  const now = ctx.now();
   return withTransaction(ctx, async (tx) => {
     const [row] = await tx.db
       .update(commitments)
@@ -31,12 +36,34 @@ export async function settleCommitment({
         status: "settled",
         rewardPointsActual: body.reward_points_actual,
         actualKwh: body.actual_kwh == null ? null : String(body.actual_kwh),
-        settledAt: ctx.now(),
+        settledAt: now,
         settlementOutcome: "manual",
+        settlementRevision: 1,
       })
       .where(and(eq(commitments.id, id), eq(commitments.status, "committed")))
       .returning();
-    if (row) return toCommitmentOut(row);
+    if (row) {
+      // The points are a ledger entry like any other; the settlement record says who decided them.
+      await tx.db.insert(pointsLedger).values({
+        commitmentId: row.id,
+        userId: row.userId,
+        communityId: row.communityId,
+        kind: "manual",
+        points: body.reward_points_actual,
+        revision: 1,
+        createdAt: now,
+      });
+      await tx.db.insert(settlements).values({
+        commitmentId: row.id,
+        revision: 1,
+        method: "manual",
+        outcome: "manual",
+        points: body.reward_points_actual,
+        explanation: manualSettlement(row, ctx, now),
+        createdAt: now,
+      });
+      return toCommitmentOut(row);
+    }
     const [existing] = await tx.db
       .select({ status: commitments.status })
       .from(commitments)
@@ -44,4 +71,34 @@ export async function settleCommitment({
     if (!existing) throw new NotFoundError(`commitment ${id} not found`);
     throw new ConflictError(`commitment ${id} is ${existing.status}, not committed`);
   });
+}
+
+/** What a settlement by hand stores: the operator's figures, nothing computed. */
+function manualSettlement(row: CommitmentRow, ctx: Ctx, now: Date): StoredSettlement {
+  const hours = (row.periodEnd.getTime() - row.periodStart.getTime()) / 3_600_000;
+  const by = ctx.actor.kind === "system" ? "the system" : `${ctx.actor.kind} ${ctx.actor.id}`;
+  return {
+    revision: 1,
+    settled_at: formatInstant(now),
+    method: "manual",
+    outcome: "manual",
+    points: row.rewardPointsActual ?? 0,
+    reason: `settled by hand by ${by}`,
+    config: null,
+    window: {
+      start: formatInstant(row.periodStart),
+      end: formatInstant(row.periodEnd),
+      hours,
+      local_date: createZonedClock(ctx.config.communityTimezone).local(row.periodStart).date,
+      interval_minutes: READING_INTERVAL_MS / 60_000,
+    },
+    intervals: [],
+    adjustment: null,
+    totals: null,
+    multipliers: null,
+    accuracy: null,
+    streak: null,
+    raw: null,
+    cap: null,
+  };
 }

@@ -59,7 +59,7 @@ export const commitments = pgTable(
     deliveredKwh: numeric("delivered_kwh"),
     settlementOutcome: text("settlement_outcome", { enum: SETTLEMENT_OUTCOMES }),
     /** The terms an automatic settlement applied (points per kWh, streak bonus in percent), shown to the member. */
-    settlementPointsPerKwh: integer("settlement_points_per_kwh"),
+    settlementPointsPerKwh: numeric("settlement_points_per_kwh", { mode: "number" }),
     settlementBonusPct: integer("settlement_bonus_pct"),
     createdAt: instant("created_at").notNull().defaultNow(),
     origin: text("origin", { enum: COMMITMENT_ORIGINS }).notNull().default("member"),

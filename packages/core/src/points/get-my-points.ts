@@ -1,9 +1,11 @@
-import { and, count, desc, eq, inArray, sql, sum } from "drizzle-orm";
+import { and, count, desc, eq, sql, sum } from "drizzle-orm";
 import { type Ctx, withTransaction } from "../context.ts";
-import { commitments as c } from "../db/schema.ts";
+import { commitments as c, pointsLedger as l } from "../db/schema.ts";
 import { roundHalfUp } from "../rounding.ts";
 import type { MyPoints, SettlementSummary } from "../schemas/points.ts";
-import { streaksOf } from "../settlement/legacy-points.ts";
+import { weekMarks, weeksByMember } from "../settlement/evidence.ts";
+import { weekOutcomes } from "../settlement/queries.ts";
+import { isoWeekOf, streakBefore } from "../settlement/streak.ts";
 import { createZonedClock } from "../settlement/zoned-clock.ts";
 import { formatInstant } from "../time.ts";
 import { authorizeOwnPoints } from "./participant.ts";
@@ -25,27 +27,28 @@ export async function getMyPoints({ ctx }: { ctx: Ctx }): Promise<MyPoints> {
   const mine = eq(c.userId, me);
   const settled = and(mine, eq(c.status, "settled"));
   return withTransaction(ctx, async (tx) => {
+    // Points are the ledger's: every settlement, restatement and hand settlement is an entry.
     const totals = await tx.db
       .select({
-        total: sum(c.rewardPointsActual).mapWith(Number),
+        total: sum(l.points).mapWith(Number),
         season:
-          sql<number>`coalesce(sum(${c.rewardPointsActual}) filter (where ${c.periodStart} >= ${season.start.toISOString()}::timestamptz and ${c.periodStart} < ${season.end.toISOString()}::timestamptz), 0)`.mapWith(
+          sql<number>`coalesce(sum(${l.points}) filter (where ${c.periodStart} >= ${season.start.toISOString()}::timestamptz and ${c.periodStart} < ${season.end.toISOString()}::timestamptz), 0)`.mapWith(
             Number,
           ),
-        fulfilled: sql<number>`count(*) filter (where ${c.deliveredKwh} > 0)`.mapWith(Number),
       })
+      .from(l)
+      .innerJoin(c, eq(c.id, l.commitmentId))
+      .where(eq(l.userId, me));
+    const [fulfilledRow] = await tx.db
+      .select({ n: count() })
       .from(c)
-      .where(settled);
+      .where(and(settled, eq(c.settlementOutcome, "delivered")));
     const byStatus = await tx.db
       .select({ status: c.status, n: count() })
       .from(c)
       .where(mine)
       .groupBy(c.status);
-    const judged = await tx.db
-      .select({ outcome: c.settlementOutcome })
-      .from(c)
-      .where(and(settled, inArray(c.settlementOutcome, ["delivered", "not_delivered"])))
-      .orderBy(c.periodStart, c.periodEnd, c.id);
+    const weeks = await weekOutcomes(tx, [me], ctx.config.communityTimezone, ctx.now());
     const recent = await tx.db
       .select()
       .from(c)
@@ -56,7 +59,12 @@ export async function getMyPoints({ ctx }: { ctx: Ctx }): Promise<MyPoints> {
     const counts = { committed: 0, settled: 0, cancelled: 0, rejected: 0 };
     for (const { status, n } of byStatus) counts[status] = n;
     const total = totals[0]?.total ?? 0;
-    const fulfilled = totals[0]?.fulfilled ?? 0;
+    const fulfilled = fulfilledRow?.n ?? 0;
+    const streak = streakBefore(
+      weekMarks(weeksByMember(weeks).get(me)),
+      isoWeekOf(clock.local(ctx.now()).date),
+      ctx.config.method.streak,
+    );
     const level = 1 + Math.floor(total / LEVEL_SIZE);
     return {
       total_points: total,
@@ -67,7 +75,7 @@ export async function getMyPoints({ ctx }: { ctx: Ctx }): Promise<MyPoints> {
       },
       level,
       next_level_at: level * LEVEL_SIZE,
-      streak: streaksOf(judged.map((r) => r.outcome)),
+      streak: { current: streak.level, best: streak.peak, multiplier: streak.multiplier },
       counts: { ...counts, fulfilled },
       fulfilment_rate:
         counts.settled === 0 ? null : roundHalfUp((fulfilled / counts.settled) * 10_000) / 10_000,

@@ -21,7 +21,10 @@ export const SettlementSummary = z
       description: "The member's usual consumption in the same clock window, kWh; null without one",
     }),
     delivered_kwh: z.number().nullable().meta({ description: "max(0, actual − baseline), kWh" }),
-    points_per_kwh: z.number().int().nullable().meta({ description: "Null for a settlement made by hand" }),
+    points_per_kwh: z
+      .number()
+      .nullable()
+      .meta({ description: "Points per shifted kWh; null for a settlement made by hand" }),
     bonus: z
       .number()
       .nullable()
@@ -34,18 +37,24 @@ export type SettlementSummary = z.infer<typeof SettlementSummary>;
 
 export const MyPoints = z
   .object({
-    total_points: Count.meta({ description: "Every settled point, all seasons" }),
+    total_points: Count.meta({ description: "The sum of your points ledger, all seasons" }),
     season: Season.extend({ points: Count.meta({ description: "Points of windows in this season" }) }),
     level: z.number().int().min(1).meta({ description: "1 + floor(total_points / 100)" }),
     next_level_at: Count.meta({ description: "level × 100: the total at which the next level starts" }),
     streak: z.object({
-      current: Count.meta({ description: "Consecutive fulfilled settlements up to the latest judged one" }),
-      best: Count,
+      current: Count.meta({
+        description:
+          "The weekly streak level in force this week: +1 for a week with a delivered window, −1 for a week without (never below half the best), up to 10",
+      }),
+      best: Count.meta({ description: "The highest level reached" }),
+      multiplier: z
+        .number()
+        .meta({ description: "min(1 + 0.05 × current, 1.5): what this week's windows are multiplied by" }),
     }),
     counts: z.object({
       committed: Count.meta({ description: "Live commitments" }),
       settled: Count,
-      fulfilled: Count.meta({ description: "Settled with delivered kWh > 0" }),
+      fulfilled: Count.meta({ description: "Settled as delivered (the window qualified)" }),
       cancelled: Count,
       rejected: Count,
     }),

@@ -8,7 +8,7 @@ import type { HeldAt, ReadingAt } from "./baseline.ts";
 import type { Context } from "./decide.ts";
 import type { DtGate, MeterStore } from "./meter-store.ts";
 import type { CapReferences } from "./points.ts";
-import { capReferences, type HeldWindow, heldWindows, weekOutcomes } from "./queries.ts";
+import { capReferences, type HeldWindow, heldWindows, type WeekOutcome, weekOutcomes } from "./queries.ts";
 import { type WeekMark, weekMarkOf } from "./streak.ts";
 
 // Everything settlement needs to know about a batch of commitments, gathered at once: the member's
@@ -150,13 +150,18 @@ async function historyOf(
       run.method.cap.lookbackDays,
     ),
   ]);
+  return { held: groupBy(held, (h) => h.userId), weeks: weeksByMember(outcomes), caps };
+}
+
+/** Member → week (Monday) → the outcomes of their commitments that started in it. */
+export function weeksByMember(outcomes: WeekOutcome[]): Map<string, Map<string, string[]>> {
   const weeks = new Map<string, Map<string, string[]>>();
   for (const o of outcomes) {
     const member = weeks.get(o.userId) ?? new Map<string, string[]>();
     member.set(o.week, [...(member.get(o.week) ?? []), o.outcome]);
     weeks.set(o.userId, member);
   }
-  return { held: groupBy(held, (h) => h.userId), weeks, caps };
+  return weeks;
 }
 
 /** The member's weeks as the streak reads them (a week's outcomes → its mark). */

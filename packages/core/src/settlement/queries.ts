@@ -250,7 +250,7 @@ export async function writeSettlements(tx: Ctx, writes: SettlementWrite[], now: 
       settlement_raw = v.raw
     from json_to_recordset(${values}::json) as v(id uuid, community_id text, device_id text, revision int,
       points int, raw float8, actual_kwh numeric, baseline_kwh numeric, baseline_days int, delivered_kwh numeric,
-      outcome text, points_per_kwh int, bonus_pct int)
+      outcome text, points_per_kwh numeric, bonus_pct int)
     where ${c.id} = v.id and ${c.settlementRevision} = v.revision - 1
       and ${c.status} = case when v.revision = 1 then 'committed' else 'settled' end
     returning ${c.id}`,

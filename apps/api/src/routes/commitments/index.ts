@@ -5,6 +5,7 @@ import * as exporting from "./export.ts";
 import * as list from "./list.ts";
 import * as pending from "./pending.ts";
 import * as settle from "./settle.ts";
+import * as settlement from "./settlement.ts";
 
 // Static paths (/pending, /export) before parameterised ones.
 export const commitments = createRouter()
@@ -13,4 +14,5 @@ export const commitments = createRouter()
   .openapi(create.route, create.handler)
   .openapi(list.route, list.handler)
   .openapi(cancel.route, cancel.handler)
-  .openapi(settle.route, settle.handler);
+  .openapi(settle.route, settle.handler)
+  .openapi(settlement.route, settlement.handler);
