@@ -52,6 +52,9 @@ export function createDtGate(dt: DigitalTwin, concurrency: number): DtGate {
   };
 }
 
+/** Chunk fetches of one device in flight at once. */
+const PER_DEVICE = 4;
+
 /** What one commitment needs read: the device's readings over [from, to) (ms). */
 export type MeterNeed = { userId: string; community: string; device: string; from: number; to: number };
 
@@ -101,31 +104,39 @@ export function createMeterStore({
     if (devices.length > 0) await load(tx, devices, wanted);
 
     const writes: { device: string; userId: string; start: number; chunk: Chunk }[] = [];
+    const fetchOne = async (need: MeterNeed, start: number) => {
+      const device = need.device;
+      const known = loaded.get(device)?.get(start);
+      const key = `${device}|${start}`;
+      if (failed.has(device) || (known && (known.final || fetched.has(key)))) return;
+      try {
+        const rows = await gate.call((dt) =>
+          dt.settlementHours(need.community, device, new Date(start), new Date(start + chunkMs)),
+        );
+        fetched.add(key);
+        const chunk = {
+          values: mergeReadings(known?.values, readingsOf(rows, start, intervalMs, slots)),
+          final: now.getTime() >= start + chunkMs + horizonMs,
+        };
+        chunksOf(device).set(start, chunk);
+        writes.push({ device, userId: need.userId, start, chunk });
+      } catch (error) {
+        failed.set(device, error);
+      }
+    };
+    // A few chunks of one device at a time (devices in parallel): a failing device stops after the
+    // calls already under way, so it costs its own rows a handful of attempts per run, not one per chunk.
     await Promise.all(
-      devices.flatMap((device) => {
-        const { need, starts } = wanted.get(device) ?? { need: null, starts: new Set<number>() };
-        if (!need) return [];
-        return [...starts].map(async (start) => {
-          const known = loaded.get(device)?.get(start);
-          const key = `${device}|${start}`;
-          if (known && (known.final || fetched.has(key))) return;
-          if (failed.has(device)) return;
-          try {
-            const rows = await gate.call((dt) =>
-              dt.settlementHours(need.community, device, new Date(start), new Date(start + chunkMs)),
-            );
-            if (failed.has(device)) return;
-            fetched.add(key);
-            const chunk = {
-              values: mergeReadings(known?.values, readingsOf(rows, start, intervalMs, slots)),
-              final: now.getTime() >= start + chunkMs + horizonMs,
-            };
-            chunksOf(device).set(start, chunk);
-            writes.push({ device, userId: need.userId, start, chunk });
-          } catch (error) {
-            failed.set(device, error);
+      devices.map(async (device) => {
+        const entry = wanted.get(device);
+        if (!entry) return;
+        const queue = [...entry.starts].sort((x, y) => y - x);
+        const worker = async () => {
+          for (let start = queue.pop(); start !== undefined && !failed.has(device); start = queue.pop()) {
+            await fetchOne(entry.need, start);
           }
-        });
+        };
+        await Promise.all(Array.from({ length: PER_DEVICE }, worker));
       }),
     );
     await store(
