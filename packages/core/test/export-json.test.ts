@@ -100,6 +100,8 @@ const row = fc.record({
   baselineDays: fc.option(fc.integer({ min: -5, max: 30 }), { nil: null }),
   deliveredKwh: decimal,
   settlementOutcome: fc.option(fc.constantFrom("delivered", "no_baseline", "manual"), { nil: null }),
+  origin: fc.constantFrom("member", "operator"),
+  settlementRevision: fc.integer({ min: 0, max: 2_147_483_647 }),
 });
 type GeneratedRow = typeof row extends fc.Arbitrary<infer T> ? T : never;
 
@@ -184,6 +186,8 @@ describe("JsonRowWriter", () => {
     "0.0000001",
     "\\N",
     "2026-01-01 00:00:00.999999+00",
+    "operator",
+    "3",
   ];
 
   test("unescapes COPY text and escapes it as JSON, pads and truncates fractions, trims decimals", () => {
@@ -210,6 +214,8 @@ describe("JsonRowWriter", () => {
       delivered_kwh: 1e-7,
       settlement_outcome: null,
       created_at: "2026-01-01T00:00:00.999Z",
+      origin: "operator",
+      settlement_revision: 3,
     });
   });
 

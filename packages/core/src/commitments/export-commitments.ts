@@ -136,8 +136,11 @@ function decodeCursor(cursor: string): Key {
   }
 }
 
-/** The keyset position of a COPY line: its first field (id) and last (created_at, in full). */
+const ID_FIELD = WIRE_COLUMNS.findIndex((col) => col.key === "id");
+const CREATED_AT_FIELD = WIRE_COLUMNS.findIndex((col) => col.key === "created_at");
+
+/** The keyset position of a COPY line: its id and created_at fields (in full; COPY escapes tabs in values). */
 function lineKey(line: Uint8Array): Key {
   const fields = new TextDecoder().decode(line).split("\t");
-  return { id: fields[0] ?? "", at: fields.at(-1) ?? "" };
+  return { id: fields[ID_FIELD] ?? "", at: fields[CREATED_AT_FIELD] ?? "" };
 }

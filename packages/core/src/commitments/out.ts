@@ -28,6 +28,8 @@ export const WIRE_COLUMNS: readonly { key: string; column: PgColumn; kind: WireK
   { key: "delivered_kwh", column: c.deliveredKwh, kind: "kwh" },
   { key: "settlement_outcome", column: c.settlementOutcome, kind: "text" },
   { key: "created_at", column: c.createdAt, kind: "instant" },
+  { key: "origin", column: c.origin, kind: "text" },
+  { key: "settlement_revision", column: c.settlementRevision, kind: "verbatim" },
 ];
 
 const kwh = (value: string | null) => (value === null ? null : Number(value));
@@ -55,6 +57,8 @@ export function toCommitmentOut(row: CommitmentRow): CommitmentOut {
     delivered_kwh: kwh(row.deliveredKwh),
     settlement_outcome: row.settlementOutcome,
     created_at: formatInstant(row.createdAt),
+    origin: row.origin,
+    settlement_revision: row.settlementRevision,
   };
 }
 

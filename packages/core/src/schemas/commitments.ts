@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { COMMITMENT_STATUSES, SETTLEMENT_OUTCOMES } from "../db/schema.ts";
+import { COMMITMENT_ORIGINS, COMMITMENT_STATUSES, SETTLEMENT_OUTCOMES } from "../db/schema.ts";
 import { Instant, InstantInput, Uuid } from "./common.ts";
 
 export const CommitmentStatus = z
@@ -7,6 +7,9 @@ export const CommitmentStatus = z
   .meta({ description: "Only `committed` is live; the other three are terminal." });
 export const SettlementOutcome = z.enum(SETTLEMENT_OUTCOMES);
 export const SuggestionType = z.literal("shift-consumption");
+export const CommitmentOrigin = z
+  .enum(COMMITMENT_ORIGINS)
+  .meta({ description: "Who recorded it: the member, or an operator on their behalf" });
 
 // PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the database (500).
 const Id = z
@@ -38,6 +41,11 @@ export const CommitmentOut = z
     delivered_kwh: z.number().nullable(),
     settlement_outcome: SettlementOutcome.nullable(),
     created_at: Instant,
+    origin: CommitmentOrigin,
+    settlement_revision: z
+      .number()
+      .int()
+      .meta({ description: "0 while live; 1 once settled; +1 for every restatement of its points" }),
   })
   .meta({ id: "CommitmentOut" });
 export type CommitmentOut = z.infer<typeof CommitmentOut>;
