@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/core";
 import { parseApiEnv } from "../src/env.ts";
@@ -31,7 +33,7 @@ describe("happy", () => {
       CELINE_PUBLIC_DOCS: false,
       COMMUNITY_TIMEZONE: "Europe/Rome",
       REMINDER_LEAD_MINUTES: 30,
-      POINTS_PER_KWH: 10,
+      FLEXIBILITY_CONFIG: join(ROOT, "config/flexibility.yaml"),
     });
     expect(env.DATABASE_URL).toBeUndefined();
   });
@@ -229,4 +231,41 @@ describe("security", () => {
     expect(code, stderr).not.toBe(0);
     expect(stderr).toContain("PORT");
   }, 60_000);
+
+  test("bun run start with an invalid FLEXIBILITY_CONFIG value exits non-zero naming the key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flex-config-"));
+    const file = join(dir, "flexibility.yaml");
+    const shipped = readFileSync(join(ROOT, "config/flexibility.yaml"), "utf8");
+    writeFileSync(file, shipped.replace("min_shift_kw: 0.05", "min_shift_kw: -1"));
+    const { code, stderr } = await start({ FLEXIBILITY_CONFIG: file, CELINE_MQTT_PORT: "1" });
+    rmSync(dir, { recursive: true });
+    expect(code, stderr).not.toBe(0);
+    expect(stderr).toContain("flexibility_bonus.min_shift_kw");
+  }, 60_000);
+});
+
+describe("the settlement method's YAML", () => {
+  test("the shipped file is read by default: 15 points per kWh, seasons of 2 months from 2025-09-01", () => {
+    const { method } = parseApiEnv({});
+    expect(method.points.ratePerKwh).toBe(15);
+    expect(method.season).toEqual({ anchorDate: "2025-09-01", monthsPerSeason: 2 });
+  });
+
+  test("POINTS_PER_KWH overrides bonus_rate_points_per_kwh", () => {
+    expect(parseApiEnv({ POINTS_PER_KWH: "12" }).method.points.ratePerKwh).toBe(12);
+  });
+
+  test("a missing file is named", () => {
+    expect(() => parseApiEnv({ FLEXIBILITY_CONFIG: "/nonexistent/flexibility.yaml" })).toThrow(
+      "cannot read /nonexistent/flexibility.yaml",
+    );
+  });
+
+  test.each([
+    ["SEASON_ANCHOR", "2026-01-01", "season.anchor_date"],
+    ["SEASON_LENGTH_MONTHS", "3", "season.months_per_season"],
+    ["STREAK_BONUS_PCT", "5", "flexibility_bonus.streak"],
+  ])("%s, now in the YAML, is refused naming %s's new home", (name, value, key) => {
+    expect(() => parseApiEnv({ [name]: value })).toThrow(key);
+  });
 });

@@ -35,8 +35,10 @@ export const DEFAULT_FLEXIBILITY_CONFIG = new URL("../../../config/flexibility.y
 
 const movedTo = (key: string) =>
   z
-    .undefined({ message: `no longer read: set ${key} in the FLEXIBILITY_CONFIG file instead` })
-    .or(z.literal("").transform(() => undefined));
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "", `no longer read: set ${key} in the FLEXIBILITY_CONFIG file instead`)
+    .transform(() => undefined);
 
 export const LOCAL_ISSUER = "http://localhost:8080/realms/celine";
 
