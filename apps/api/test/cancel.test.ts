@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { commitments } from "@celine/core";
 import { eq } from "drizzle-orm";
 import {
-  commitmentBody,
   expectFieldError,
   expectProblem,
   HOOK_TIMEOUT,
@@ -11,16 +10,27 @@ import {
   UNKNOWN_ID,
 } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
+import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // DELETE /api/commitments/{id} (PLATFORM §1, issue 2 item 4).
 
 let h: Harness;
+let fakes: PlatformFakes;
+let windows: WindowPublisher;
 let alice: string;
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform };
+  });
+  windows = createWindowPublisher(fakes.dt);
   alice = await h.participant("alice");
 }, HOOK_TIMEOUT);
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  await fakes.close();
+});
 
 const cancel = (token: string | undefined, id: string) =>
   h.call("DELETE", `/api/commitments/${id}`, { token });
@@ -34,7 +44,7 @@ async function statusOf(id: string): Promise<string | undefined> {
 }
 
 async function aliceCommits(): Promise<string> {
-  const res = await h.call("POST", "/api/commitments", { token: alice, body: commitmentBody() });
+  const res = await h.call("POST", "/api/commitments", { token: alice, body: windows.publish("alice") });
   expect(res.status, res.text).toBe(201);
   return res.json.id;
 }

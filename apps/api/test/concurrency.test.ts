@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { commitments } from "@celine/core";
 import { isNull, sql } from "drizzle-orm";
-import { commitmentBody, HOOK_TIMEOUT, SCOPE, seedCommitment } from "./fixtures.ts";
+import { HOOK_TIMEOUT, SCOPE, seedCommitment } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
+import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // Generous on a loaded two-core CI machine; the default is 5 s.
 setDefaultTimeout(60_000);
@@ -11,14 +13,23 @@ setDefaultTimeout(60_000);
 // of connections); on PGlite they serialise. The assertions hold either way.
 
 let h: Harness;
+let fakes: PlatformFakes;
+let windows: WindowPublisher;
 let settler: string;
 let reminders: string;
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform };
+  });
+  windows = createWindowPublisher(fakes.dt);
   settler = await h.service([SCOPE.write], "svc-settlement");
   reminders = await h.service([SCOPE.read], "svc-reminders");
 }, HOOK_TIMEOUT);
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  await fakes.close();
+});
 beforeEach(async () => {
   await h.database.db.execute(sql`delete from flexibility_commitments`);
 });
@@ -75,7 +86,7 @@ describe("concurrency", () => {
 
   test("20 concurrent commits of one member to one window → one 201, nineteen 409", async () => {
     const alice = await h.participant("alice");
-    const body = commitmentBody();
+    const body = windows.publish("alice");
     const answers = await Promise.all(
       Array.from({ length: 20 }, () => h.call("POST", "/api/commitments", { token: alice, body })),
     );

@@ -7,7 +7,7 @@ import { createHarness, type Harness, type Json } from "./harness.ts";
 
 /** Every operation the document must describe, and the error statuses each must document. */
 const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
-  ["post", "/api/commitments", [201, 401, 403, 409, 413, 415, 422]],
+  ["post", "/api/commitments", [201, 401, 403, 404, 409, 413, 415, 422, 502]],
   ["get", "/api/commitments", [200, 401, 403, 422]],
   ["delete", "/api/commitments/{id}", [204, 401, 403, 404, 409, 422]],
   ["get", "/api/commitments/pending", [200, 401, 403, 422]],

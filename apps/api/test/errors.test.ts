@@ -9,6 +9,8 @@ import {
   UNKNOWN_ID,
 } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
+import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // The error contract shared by every route (issue 2 item 4): problem+json with a string `detail`,
 // 404 for unknown routes, 413 over 64 KiB, 415 for a non-JSON body, and an unexpected failure as a
@@ -31,14 +33,21 @@ const brokenDatabase = {
 
 let h: Harness;
 let broken: Harness;
+let fakes: PlatformFakes;
+let windows: WindowPublisher;
 let alice: string;
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform };
+  });
+  windows = createWindowPublisher(fakes.dt);
   broken = await createHarness({ database: brokenDatabase });
   alice = await h.participant("alice");
 }, HOOK_TIMEOUT);
 afterAll(async () => {
   await Promise.all([h.close(), broken.close()]);
+  await fakes.close();
 });
 
 describe("happy", () => {
@@ -119,7 +128,7 @@ describe("errors", () => {
   });
 
   test("a body just under 64 KiB is not refused for its size", async () => {
-    const body = JSON.stringify({ ...commitmentBody(), note: "" });
+    const body = JSON.stringify({ ...windows.publish("alice"), note: "" });
     const padded = body.replace('"note":""', `"note":"${"x".repeat(64 * 1024 - body.length - 1)}"`);
     expect(padded.length).toBeLessThan(64 * 1024);
     const res = await h.call("POST", "/api/commitments", { token: alice, body: padded });
@@ -147,7 +156,7 @@ describe("errors", () => {
   ])("JSON %s is accepted", async (_, contentType) => {
     const res = await h.call("POST", "/api/commitments", {
       token: alice,
-      body: JSON.stringify(commitmentBody()),
+      body: JSON.stringify(windows.publish("alice")),
       headers: { "content-type": contentType },
     });
     expect(res.status, res.text).toBe(201);

@@ -8,6 +8,7 @@ import {
   HOOK_TIMEOUT,
   SCOPE,
   seedCommitment,
+  separateWindow,
   WIRE_KEYS,
 } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
@@ -35,6 +36,8 @@ beforeAll(async () => {
       status,
       createdAt: new Date(at),
       committedAt: new Date(at),
+      // A member's live commitments never overlap.
+      ...separateWindow(),
       ...(status === "settled"
         ? {
             rewardPointsActual: 12,

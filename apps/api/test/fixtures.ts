@@ -52,7 +52,11 @@ export function createClock(start = "2026-07-02T10:00:00.000Z") {
 }
 
 let counter = 0;
-/** A valid create body; each call names a fresh window so live commitments never collide. */
+/**
+ * A create body that passes validation, with a fresh window id and fixed bounds (2026-07-02
+ * 11:00–14:00 UTC). A participant's create needs a window the DT publishes (published-windows.ts);
+ * an operator's, its parties (operatorBody).
+ */
 export function commitmentBody<T extends Record<string, unknown> = Record<never, never>>(
   overrides: T = {} as T,
 ): { suggestion_id: string; period_start: string; period_end: string } & T {
@@ -63,6 +67,41 @@ export function commitmentBody<T extends Record<string, unknown> = Record<never,
     period_end: "2026-07-02T14:00:00Z",
     ...overrides,
   };
+}
+
+let hours = 0;
+/**
+ * A window no other call answers: a fresh hour, 2 h after the previous one, counted from `from`
+ * (default: 2026-08-01). A member's live commitments may not overlap, so seeds of several live rows
+ * of one member need one each.
+ */
+export function separateWindow(from: Date = new Date("2026-08-01T00:00:00Z")): {
+  periodStart: Date;
+  periodEnd: Date;
+} {
+  hours += 2;
+  const start = from.getTime() + hours * 3_600_000;
+  return { periodStart: new Date(start), periodEnd: new Date(start + 3_600_000) };
+}
+
+/**
+ * An operator's body (flexibility.admin records for a member): user, device and community named,
+ * a separate hour starting after `now` (windows an operator records ended at most 7 days ago).
+ */
+export function operatorBody<T extends Record<string, unknown> = Record<never, never>>(
+  userId: string,
+  now: Date = new Date(),
+  overrides: T = {} as T,
+) {
+  const { periodStart, periodEnd } = separateWindow(now);
+  return commitmentBody({
+    user_id: userId,
+    device_id: `meter-${userId}`,
+    community_id: `rec-${userId}`,
+    period_start: periodStart.toISOString(),
+    period_end: periodEnd.toISOString(),
+    ...overrides,
+  });
 }
 
 /** Insert a row directly (tests only): for states and timestamps no route produces on demand. */

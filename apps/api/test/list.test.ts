@@ -5,6 +5,7 @@ import {
   HOOK_TIMEOUT,
   SCOPE,
   seedCommitment,
+  separateWindow,
   WIRE_KEYS,
 } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
@@ -30,11 +31,13 @@ beforeAll(async () => {
       userId: "alice",
       status: STATUSES[i % 4],
       committedAt: new Date(Date.UTC(2026, 5, 1, i)),
+      // A member's live commitments never overlap.
+      ...separateWindow(),
     });
     byHour.set(i, id);
   }
   for (let i = 59; i >= 0; i -= 1) aliceIds.push(byHour.get(i) as string);
-  for (let i = 0; i < 3; i += 1) await seedCommitment(h, { userId: "bob" });
+  for (let i = 0; i < 3; i += 1) await seedCommitment(h, { userId: "bob", ...separateWindow() });
 }, HOOK_TIMEOUT);
 afterAll(() => h.close());
 

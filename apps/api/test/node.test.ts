@@ -5,10 +5,18 @@ import { dirname, join } from "node:path";
 import type { Database, LogRecord } from "@celine/core";
 import { MIGRATIONS_FOLDER } from "@celine/core/db";
 import { createTestDatabase } from "@celine/core/testing";
-import { type OidcIssuer, startOidcIssuer, type TestBroker, testBrokerUrl } from "@celine/fakes";
+import {
+  type DigitalTwin,
+  type OidcIssuer,
+  startDigitalTwin,
+  startOidcIssuer,
+  type TestBroker,
+  testBrokerUrl,
+} from "@celine/fakes";
 import { parseApiEnv } from "../src/env.ts";
 import { assemble, type Server } from "../src/server.ts";
 import { POLICY_DIR } from "./harness.ts";
+import { communityRow, deviceRow, seedMember } from "./suggestions-fixtures.ts";
 
 // Edge portability: the same app, bundled with `bun build --target=node` and served by
 // @hono/node-server under Node, answers exactly what it answers under Bun.
@@ -16,10 +24,14 @@ import { POLICY_DIR } from "./harness.ts";
 const ENTRY = join(import.meta.dir, "../src/node.ts");
 // PGlite loads its WebAssembly and file-system image relative to the module that imports it: the bundle.
 const PGLITE_ASSETS = ["pglite.wasm", "initdb.wasm", "pglite.data"];
+// Its contrib extensions (btree_gist: the live-overlap exclusion constraint) come from one level up
+// (`../btree_gist.tar.gz` in its contrib module, relative to the bundle once bundled).
+const PGLITE_EXTENSIONS = ["btree_gist.tar.gz"];
 
 type Runtime = { name: string; url: string };
 
 let issuer: OidcIssuer;
+let dt: DigitalTwin;
 let broker: TestBroker;
 let work: string;
 let bun: Server & { server: ReturnType<typeof Bun.serve> };
@@ -47,13 +59,15 @@ function baseEnv(): Record<string, string> {
     CELINE_OIDC_AUDIENCE: issuer.audience,
     POLICY_DIR,
     JWKS_COOLDOWN_MS: "0",
+    // Both runtimes find a participant's windows in the same Digital Twin fake.
+    DIGITAL_TWIN_API_URL: dt.url,
   };
 }
 
 /**
  * The Node process runs the outbox relay, as the Bun entry point does: it connects to the test
- * broker (its own topic prefix) and gets a client secret the OIDC fake knows. The other platform
- * services point at a closed loopback port: none of these requests enqueues work for them.
+ * broker (its own topic prefix) and gets a client secret the OIDC fake knows. The nudging tool and
+ * the registry point at a closed loopback port: none of these requests enqueues work for them.
  */
 function relayEnv(): Record<string, string> {
   const url = new URL(broker.url);
@@ -63,21 +77,21 @@ function relayEnv(): Record<string, string> {
     CELINE_MQTT_PORT: url.port || "1883",
     CELINE_MQTT_TOPIC_PREFIX: `node-test-${crypto.randomUUID().slice(0, 8)}`,
     CELINE_OIDC_CLIENT_SECRET: "svc-flexibility-secret",
-    DIGITAL_TWIN_API_URL: nowhere,
     NUDGING_API_URL: nowhere,
     REC_REGISTRY_URL: nowhere,
   };
 }
 
 async function buildNodeBundle(): Promise<string> {
-  const outfile = join(work, "server.mjs");
+  const outfile = join(work, "app", "server.mjs");
   const build = Bun.spawnSync([process.execPath, "build", ENTRY, "--target=node", "--outfile", outfile], {
     stderr: "pipe",
     stdout: "pipe",
   });
   expect(build.exitCode, `${build.stdout}${build.stderr}`).toBe(0);
   const pgliteDist = dirname(Bun.resolveSync("@electric-sql/pglite", import.meta.dir));
-  for (const asset of PGLITE_ASSETS) await copyFile(join(pgliteDist, asset), join(work, asset));
+  for (const asset of PGLITE_ASSETS) await copyFile(join(pgliteDist, asset), join(work, "app", asset));
+  for (const asset of PGLITE_EXTENSIONS) await copyFile(join(pgliteDist, asset), join(work, asset));
   return outfile;
 }
 
@@ -86,7 +100,7 @@ async function startNode(bundle: string, env: Record<string, string>) {
   if (!nodeBin) throw new Error("node is not on PATH: this test needs Node >= 20");
   const proc = Bun.spawn([nodeBin, bundle], {
     // Run from the bundle's own directory: nothing may come from the repository's node_modules.
-    cwd: work,
+    cwd: dirname(bundle),
     env: { PATH: process.env.PATH ?? "", ...env },
     stdout: "pipe",
     stderr: "pipe",
@@ -116,6 +130,10 @@ async function startNode(bundle: string, env: Record<string, string>) {
 
 beforeAll(async () => {
   issuer = await startOidcIssuer();
+  dt = await startDigitalTwin({ issuer });
+  seedMember(dt, "node-alice", "rec-node", "meter-node");
+  dt.setCommunityWindows("rec-node", [communityRow(WINDOW.suggestion_id, WINDOW_START, WINDOW_END)]);
+  dt.setDeviceWindows("node-alice", [deviceRow(WINDOW_START, WINDOW_END, { reward_points_estimated: 25 })]);
   broker = await testBrokerUrl();
   work = await mkdtemp(join(tmpdir(), "flex-node-"));
   const bundle = await buildNodeBundle();
@@ -145,6 +163,7 @@ afterAll(async () => {
   await bun?.close();
   for (const database of databases) await database.close();
   await broker?.close();
+  await dt?.close();
   await issuer?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -212,11 +231,13 @@ async function same(
 const bearer = (token: string, more: Record<string, string> = {}) => ({
   headers: { authorization: `Bearer ${token}`, ...more },
 });
+/** A window the DT publishes for node-alice: tomorrow 09:00–10:00 UTC (real time: the servers' clock). */
+const WINDOW_START = new Date(Math.ceil(Date.now() / 86_400_000) * 86_400_000 + 9 * 3_600_000).toISOString();
+const WINDOW_END = new Date(Date.parse(WINDOW_START) + 3_600_000).toISOString();
 const WINDOW = {
   suggestion_id: "w-node-1",
-  period_start: "2026-07-02T11:00:00",
-  period_end: "2026-07-02T12:00:00+00:00",
-  reward_points_estimated: 25,
+  period_start: WINDOW_START.replace(".000Z", ""),
+  period_end: WINDOW_END.replace(".000Z", "+00:00"),
 };
 
 describe("the API under Node 20 (bun build --target=node, @hono/node-server)", () => {
@@ -250,7 +271,10 @@ describe("the API under Node 20 (bun build --target=node, @hono/node-server)", (
     expect(created.onNode.status, JSON.stringify(created.onNode.body)).toBe(201);
     expect(created.onNode.body).toMatchObject({
       user_id: "node-alice",
-      period_start: "2026-07-02T11:00:00.000Z",
+      community_id: "rec-node",
+      device_id: "meter-node",
+      period_start: WINDOW_START,
+      reward_points_estimated: 25,
     });
 
     const again = await same("/api/commitments", () => ({
@@ -289,7 +313,7 @@ describe("the API under Node 20 (bun build --target=node, @hono/node-server)", (
 
     const invalid = await same("/api/commitments", () => ({
       method: "POST",
-      body: JSON.stringify({ ...WINDOW, period_end: "2026-07-02T10:00:00Z" }),
+      body: JSON.stringify({ ...WINDOW, period_end: WINDOW.period_start }),
       ...bearer(token, { "content-type": "application/json" }),
     }));
     expect(invalid.onNode.status).toBe(422);

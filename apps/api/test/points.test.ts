@@ -223,9 +223,11 @@ describe("GET /api/points/me", () => {
     }
     fake.addConsumption("rec-a", rows);
     const token = await h.participant("dora");
+    // Yesterday's window: only an operator may record it now (a member commits to open windows only).
     const created = await h.call("POST", "/api/commitments", {
-      token,
+      token: await h.service(["flexibility.admin"], "svc-operator"),
       body: {
+        user_id: "dora",
         suggestion_id: "w-dora",
         community_id: "rec-a",
         device_id: "dev-dora",

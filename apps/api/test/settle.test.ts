@@ -8,6 +8,7 @@ import {
   HOOK_TIMEOUT,
   SCOPE,
   seedCommitment,
+  separateWindow,
   UNKNOWN_ID,
   WIRE_KEYS,
 } from "./fixtures.ts";
@@ -26,7 +27,9 @@ afterAll(() => h.close());
 
 const settle = (token: string | undefined, id: string, body: unknown) =>
   h.call("PATCH", `/api/commitments/${id}/settle`, { token, body });
-const live = async () => (await seedCommitment(h, { userId: "alice", rewardPointsEstimated: 30 })).id;
+// Each its own window: a member's live commitments never overlap.
+const live = async () =>
+  (await seedCommitment(h, { userId: "alice", rewardPointsEstimated: 30, ...separateWindow() })).id;
 
 describe("happy", () => {
   test("stores reward_points_actual, actual_kwh and settled_at; status settled, outcome manual", async () => {

@@ -14,7 +14,7 @@ import { createMqttPublisher, type MqttPublisher } from "@celine/platform";
 import { and, eq, inArray } from "drizzle-orm";
 import mqtt from "mqtt";
 import { createHarness, type Harness } from "./harness.ts";
-import { type PlatformFakes, seedMember, startPlatformFakes } from "./suggestions-fixtures.ts";
+import { communityRow, type PlatformFakes, seedMember, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // Issue 4's acceptance: side effects are never lost and reminders are exactly-once. The API runs
 // over the DT and nudging fakes; the relay publishes to an embedded broker (restartable on its
@@ -38,6 +38,13 @@ beforeAll(async () => {
     fakes = await startPlatformFakes(issuer);
     return { platform: fakes.platform, now };
   });
+  // The windows the members accept, as the DT publishes them for their community.
+  fakes.dt.setCommunityWindows(
+    "rec-acc",
+    ["w-acc", "w-remind", "w-sub"].map((id) =>
+      communityRow(id, "2026-07-02T09:00:00Z", "2026-07-02T12:00:00Z"),
+    ),
+  );
 }, 60_000);
 afterAll(async () => {
   await h.close();
@@ -56,11 +63,11 @@ async function members(count: number, tag: string) {
   );
 }
 
-/** Accept window `id` (11:00–14:00 Rome today, not offered: the client's bounds) as `token`. */
+/** Accept window `id` (11:00–14:00 Rome today; not listed before: found in the DT) as `token`. */
 async function accept(token: string, id = "w-acc") {
   const res = await h.call("POST", `/api/suggestions/${id}/respond`, {
     token,
-    body: { response: "accepted", period_start: "2026-07-02T09:00:00Z", period_end: "2026-07-02T12:00:00Z" },
+    body: { response: "accepted" },
   });
   expect(res.status, res.text).toBe(200);
   return res.json.commitment_id as string;

@@ -125,6 +125,7 @@ describe("happy", () => {
       }),
     ]);
     await suggestions(m.token);
+    clock.advance(15 * 60_000);
     await suggestions(m.token);
     const rows = await h.database.db.select().from(offers).where(eq(offers.userId, m.sub));
     expect(rows).toHaveLength(1);
@@ -135,6 +136,9 @@ describe("happy", () => {
       periodStart: new Date("2026-07-02T09:00:00Z"),
       periodEnd: new Date("2026-07-02T12:00:00Z"),
       rewardPoints: 23,
+      // The later listing moves offered_at; first_offered_at stays when the member first saw it.
+      offeredAt: new Date("2026-07-02T06:15:00Z"),
+      firstOfferedAt: new Date("2026-07-02T06:00:00Z"),
     });
     expect(Number(rows[0]?.impactKwh)).toBe(2);
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { commitments, outbox, RESPOND_DEGRADED } from "@celine/core";
-import { asc, eq } from "drizzle-orm";
+import { commitments, offers, outbox } from "@celine/core";
+import { and, asc, eq } from "drizzle-orm";
 import { createHarness, type Harness } from "./harness.ts";
 import {
   communityRow,
@@ -64,6 +64,21 @@ async function offered(id = "w-offered", extra: { reward?: number | null; enrich
   return m;
 }
 
+/** The DT publishes window `id` for member `m` (not listed: no offer on record). */
+function publish(
+  m: { sub: string; community: string },
+  id: string,
+  start: string,
+  end: string,
+  { reward = 10, communityOnly = false }: { reward?: number; communityOnly?: boolean } = {},
+) {
+  fakes.dt.setCommunityWindows(m.community, [communityRow(id, start, end)]);
+  fakes.dt.setDeviceWindows(
+    m.sub,
+    communityOnly ? [] : [deviceRow(start, end, { reward_points_estimated: reward })],
+  );
+}
+
 const respond = (token: string, id: string, body: unknown) =>
   h.call("POST", `/api/suggestions/${encodeURIComponent(id)}/respond`, { token, body });
 
@@ -124,56 +139,78 @@ describe("accepted", () => {
     expect(res.json.reward_points_estimated).toBe(points);
   });
 
-  test("a window we never offered: the client's bounds and points, community and device from the DT", async () => {
+  test("a window not on record but published by the DT: its bounds, estimate, community and device; recorded as offered now", async () => {
     const m = await member("meter-x");
+    publish(m, "w-unknown", "2026-07-02T15:00:00Z", "2026-07-02T16:00:00Z", { reward: 25 });
     const res = await respond(m.token, "w-unknown", {
       response: "accepted",
-      reward_points: 25,
-      period_start: "2026-07-02T15:00:00",
-      period_end: "2026-07-02T16:00:00+00:00",
+      reward_points: 900,
+      period_start: "2026-07-02T14:00:00",
+      period_end: "2026-07-02T18:00:00+00:00",
     });
     expect(res.status, res.text).toBe(200);
     expect(res.json.reward_points_estimated).toBe(25);
     const [row] = await rowsOf(m.sub);
     expect(row).toMatchObject({
+      suggestionId: "w-unknown",
       periodStart: new Date("2026-07-02T15:00:00Z"),
       periodEnd: new Date("2026-07-02T16:00:00Z"),
       communityId: m.community,
       deviceId: "meter-x",
+      origin: "member",
+      noticeAt: new Date("2026-07-02T06:00:00Z"),
     });
     for (const call of fakes.dt.calls) expect(call.authorization).toBe(`Bearer ${m.token}`);
+    const [offer] = await h.database.db
+      .select()
+      .from(offers)
+      .where(and(eq(offers.userId, m.sub), eq(offers.windowId, "w-unknown")));
+    expect(offer).toMatchObject({ rewardPoints: 25, firstOfferedAt: new Date("2026-07-02T06:00:00Z") });
   });
 
-  test("a window we never offered, no points sent → 10", async () => {
+  test("found by its bounds when the id is not one on record: committed under the DT's id", async () => {
     const m = await member();
-    const res = await respond(m.token, "w-u10", {
+    publish(m, "w-dt-id", "2026-07-02T15:00:00Z", "2026-07-02T16:00:00Z");
+    const res = await respond(m.token, "w-app-id", {
       response: "accepted",
-      period_start: "2026-07-02T15:00:00Z",
+      period_start: "2026-07-02T17:00:00+02:00",
       period_end: "2026-07-02T16:00:00Z",
     });
+    expect(res.status, res.text).toBe(200);
+    const [row] = await rowsOf(m.sub);
+    expect(row?.suggestionId).toBe("w-dt-id");
+  });
+
+  test("a window published without a personal estimate → 10", async () => {
+    const m = await member();
+    publish(m, "w-u10", "2026-07-02T15:00:00Z", "2026-07-02T16:00:00Z", { communityOnly: true });
+    const res = await respond(m.token, "w-u10", { response: "accepted", reward_points: 500 });
     expect(res.status, res.text).toBe(200);
     expect(res.json.reward_points_estimated).toBe(10);
   });
 
-  test("the DT failing while resolving community and device: committed without them (best effort)", async () => {
+  test("the DT failing while the window is not on record → 502, nothing stored (never the client's word)", async () => {
     const m = await member();
+    publish(m, "w-dt-down", "2026-07-02T15:00:00Z", "2026-07-02T16:00:00Z");
     fakes.dt.failNext(503, Number.POSITIVE_INFINITY);
-    const before = h.deps.metrics.value(RESPOND_DEGRADED, { stage: "membership" });
     const res = await respond(m.token, "w-dt-down", {
       response: "accepted",
       period_start: "2026-07-02T15:00:00Z",
       period_end: "2026-07-02T16:00:00Z",
     });
-    expect(res.status, res.text).toBe(200);
-    const [row] = await rowsOf(m.sub);
-    expect(row).toMatchObject({ communityId: null, deviceId: null, status: "committed" });
-    expect(h.deps.metrics.value(RESPOND_DEGRADED, { stage: "membership" })).toBe(before + 1);
-    const [mqtt] = await outboxOf(res.json.commitment_id);
-    expect(mqtt?.payload).toMatchObject({ community_id: "", device_id: "" });
+    expect(res.status, res.text).toBe(502);
+    expect(res.json.detail).toContain("digital-twin");
+    expect(await rowsOf(m.sub)).toHaveLength(0);
   });
 
   test.each([
-    { name: "no period at all", body: {}, status: 422, detail: "period_start" },
+    { name: "no period at all", body: {}, status: 404, detail: "window not found" },
+    {
+      name: "bounds no window has",
+      body: { period_start: "2026-07-02T15:00:00Z", period_end: "2026-07-02T16:00:00Z" },
+      status: 404,
+      detail: "window not found",
+    },
     {
       name: "unparseable start",
       body: { period_start: "next tuesday", period_end: "2026-07-02T16:00:00Z" },
@@ -198,23 +235,20 @@ describe("accepted", () => {
       status: 422,
       detail: "period_end",
     },
-    {
-      name: "negative points",
-      body: { period_start: "2026-07-02T15:00:00Z", period_end: "2026-07-02T16:00:00Z", reward_points: -1 },
-      status: 422,
-      detail: "reward_points",
-    },
-    {
-      name: "already ended",
-      body: { period_start: "2026-07-02T03:00:00Z", period_end: "2026-07-02T05:59:59Z" },
-      status: 409,
-      detail: "ended",
-    },
-  ])("a window we never offered, $name → $status (nothing stored)", async ({ body, status, detail }) => {
+  ])("a window that is not published, $name → $status (nothing stored)", async ({ body, status, detail }) => {
     const m = await member();
     const res = await respond(m.token, "w-bad", { response: "accepted", ...body });
     expect(res.status, res.text).toBe(status);
     expect(res.json.detail).toContain(detail);
+    expect(await rowsOf(m.sub)).toHaveLength(0);
+  });
+
+  test("a published window that has already ended → 409 (nothing stored)", async () => {
+    const m = await member();
+    publish(m, "w-ended", "2026-07-02T03:00:00Z", "2026-07-02T05:59:59Z");
+    const res = await respond(m.token, "w-ended", { response: "accepted" });
+    expect(res.status, res.text).toBe(409);
+    expect(res.json.detail).toContain("ended");
     expect(await rowsOf(m.sub)).toHaveLength(0);
   });
 
@@ -288,11 +322,8 @@ describe("accepted", () => {
 
   test("facts use the local date: a window starting 00:30 Rome is on the next day", async () => {
     const m = await member();
-    const res = await respond(m.token, "w-night", {
-      response: "accepted",
-      period_start: "2026-07-02T22:30:00Z",
-      period_end: "2026-07-02T23:30:00Z",
-    });
+    publish(m, "w-night", "2026-07-02T22:30:00Z", "2026-07-02T23:30:00Z");
+    const res = await respond(m.token, "w-night", { response: "accepted" });
     const confirmation = (await outboxOf(res.json.commitment_id)).find(
       (e) => e.target === "flexibility_committed",
     );
@@ -363,17 +394,38 @@ describe("declined", () => {
     expect(await rowsOf(m.sub)).toHaveLength(1);
   });
 
-  test("declining a window we never offered takes the client's bounds (validated)", async () => {
+  test("declining a window not on record: found in the DT, its bounds, community and device (the client's ignored)", async () => {
     const m = await member();
-    const bad = await respond(m.token, "w-n", { response: "declined" });
-    expect(bad.status, bad.text).toBe(422);
-    const ok = await respond(m.token, "w-n", {
+    publish(m, "w-n", "2026-07-02T15:00:00Z", "2026-07-02T16:00:00Z");
+    const res = await respond(m.token, "w-n", {
+      response: "declined",
+      period_start: "2026-07-01T00:00:00Z",
+      period_end: "2026-07-09T00:00:00Z",
+    });
+    expect(res.status, res.text).toBe(200);
+    const [row] = await rowsOf(m.sub);
+    expect(row).toMatchObject({
+      suggestionId: "w-n",
+      status: "rejected",
+      periodStart: new Date("2026-07-02T15:00:00Z"),
+      periodEnd: new Date("2026-07-02T16:00:00Z"),
+      communityId: m.community,
+      deviceId: "meter-1",
+      rewardPointsEstimated: 0,
+    });
+  });
+
+  test("declining a window never published to the member → 404 'window not found', nothing stored", async () => {
+    const m = await member();
+    const res = await respond(m.token, "w-never", {
       response: "declined",
       period_start: "2026-07-02T15:00:00Z",
       period_end: "2026-07-02T16:00:00Z",
     });
-    expect(ok.status, ok.text).toBe(200);
-    expect(fakes.dt.calls).toHaveLength(0);
+    expect(res.status, res.text).toBe(404);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(res.json.detail).toContain("window not found");
+    expect(await rowsOf(m.sub)).toHaveLength(0);
   });
 
   test("declining a window the member is committed to → 409 (cancel it instead)", async () => {
@@ -419,9 +471,10 @@ describe("errors and security", () => {
     const a = await offered("w-shared");
     const b = await member();
     const res = await respond(b.token, "w-shared", { response: "accepted" });
-    // b was never offered it: without bounds it is a 422, not a's offer.
-    expect(res.status, res.text).toBe(422);
+    // Not on record for b, and not in b's community: not found, not a's offer.
+    expect(res.status, res.text).toBe(404);
     expect(await rowsOf(a.sub)).toHaveLength(0);
+    expect(await rowsOf(b.sub)).toHaveLength(0);
   });
 
   test("tRPC suggestions.respond: same shapes", async () => {

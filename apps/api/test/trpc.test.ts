@@ -2,8 +2,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Db } from "@celine/core";
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from "@trpc/client";
 import type { AppRouter } from "../src/trpc/router.ts";
-import { commitmentBody, HOOK_TIMEOUT, SCOPE, seedCommitment, UNKNOWN_ID, WIRE_KEYS } from "./fixtures.ts";
+import {
+  commitmentBody,
+  HOOK_TIMEOUT,
+  operatorBody,
+  SCOPE,
+  seedCommitment,
+  UNKNOWN_ID,
+  WIRE_KEYS,
+} from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
+import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // /trpc/commitments.*: the same verbs, schemas, identity and policy as REST; domain errors mapped
 // to tRPC codes. Driven through the real @trpc/client, whose fetch is the app itself.
@@ -12,8 +22,14 @@ const SECRET = "could not connect to db.internal:5432 as flex_owner";
 
 let h: Harness;
 let broken: Harness;
+let fakes: PlatformFakes;
+let windows: WindowPublisher;
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform };
+  });
+  windows = createWindowPublisher(fakes.dt);
   broken = await createHarness({
     database: {
       db: new Proxy(
@@ -30,6 +46,7 @@ beforeAll(async () => {
 }, HOOK_TIMEOUT);
 afterAll(async () => {
   await Promise.all([h.close(), broken.close()]);
+  await fakes.close();
 });
 
 type ClientOptions = { token?: string; headers?: Record<string, string>; batch?: boolean; on?: Harness };
@@ -58,10 +75,14 @@ async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRoute
 describe("happy", () => {
   test("a participant creates, lists and cancels their own commitment", async () => {
     const alice = clientFor({ token: await h.participant("alice") });
-    const created = await alice.commitments.create.mutate(commitmentBody({ user_id: "mallory" }));
+    const created = await alice.commitments.create.mutate({
+      ...windows.publish("alice"),
+      user_id: "mallory",
+    });
     for (const key of WIRE_KEYS) expect(created, `missing ${key}`).toHaveProperty(key);
     expect(created.user_id).toBe("alice");
     expect(created.status).toBe("committed");
+    expect(created).toMatchObject({ community_id: "rec-alice", device_id: "meter-alice", origin: "member" });
     const listed = await alice.commitments.list.query({ limit: 10 });
     expect(listed.total).toBe(1);
     expect(listed.items[0]?.id).toBe(created.id);
@@ -72,7 +93,7 @@ describe("happy", () => {
 
   test("REST and tRPC answer the same object for the same commitment", async () => {
     const token = await h.participant("dora");
-    const created = await clientFor({ token }).commitments.create.mutate(commitmentBody());
+    const created = await clientFor({ token }).commitments.create.mutate(windows.publish("dora"));
     const rest = await h.call("GET", "/api/commitments", { token });
     expect(rest.json.items[0]).toEqual(created);
   });
@@ -91,6 +112,12 @@ describe("happy", () => {
     expect(settled).toMatchObject({ id, status: "settled", reward_points_actual: 8, actual_kwh: 1.5 });
   });
 
+  test("an operator (flexibility.admin) records a commitment for a named member", async () => {
+    const operator = clientFor({ token: await h.service([SCOPE.admin]) });
+    const created = await operator.commitments.create.mutate(operatorBody("olga"));
+    expect(created).toMatchObject({ user_id: "olga", device_id: "meter-olga", origin: "operator" });
+  });
+
   test("a service lists a named member", async () => {
     await seedCommitment(h, { userId: "frank" });
     const reader = clientFor({ token: await h.service([SCOPE.read]) });
@@ -99,7 +126,7 @@ describe("happy", () => {
 
   test("the proxy header identifies the caller as it does on REST", async () => {
     const viaProxy = clientFor({ headers: { "x-auth-request-access-token": await h.participant("gina") } });
-    const created = await viaProxy.commitments.create.mutate(commitmentBody());
+    const created = await viaProxy.commitments.create.mutate(windows.publish("gina"));
     expect(created.user_id).toBe("gina");
   });
 
@@ -120,7 +147,7 @@ describe("errors", () => {
 
   test("cancelling twice → CONFLICT (HTTP 409)", async () => {
     const client = clientFor({ token: await h.participant("alice") });
-    const created = await client.commitments.create.mutate(commitmentBody());
+    const created = await client.commitments.create.mutate(windows.publish("alice"));
     await client.commitments.cancel.mutate({ id: created.id });
     const error = await failure(client.commitments.cancel.mutate({ id: created.id }));
     expect(error.data?.code).toBe("CONFLICT");
@@ -140,7 +167,7 @@ describe("errors", () => {
     ["list", (c: ReturnType<typeof clientFor>) => c.commitments.list.query({})],
     ["create", (c: ReturnType<typeof clientFor>) => c.commitments.create.mutate(commitmentBody())],
   ])("a service that does not name user_id (%s) → UNPROCESSABLE_CONTENT naming it", async (_, call) => {
-    const token = await h.service([SCOPE.read, SCOPE.write]);
+    const token = await h.service([SCOPE.read, SCOPE.admin]);
     const error = await failure(call(clientFor({ token })));
     expect(error.data?.code).toBe("UNPROCESSABLE_CONTENT");
     expect(error.data?.httpStatus).toBe(422);
@@ -210,6 +237,13 @@ describe("security", () => {
     expect(error.message).toBe("action not permitted");
   });
 
+  test("a service with the write scope but not flexibility.admin records nothing → FORBIDDEN naming admin", async () => {
+    const writer = clientFor({ token: await h.service([SCOPE.write]) });
+    const error = await failure(writer.commitments.create.mutate(operatorBody("olga")));
+    expect(error.data?.code).toBe("FORBIDDEN");
+    expect(error.message).toBe("missing scope flexibility.admin");
+  });
+
   test("a service without the write scope → FORBIDDEN naming it", async () => {
     const reader = clientFor({ token: await h.service([SCOPE.read]) });
     const error = await failure(
@@ -221,7 +255,7 @@ describe("security", () => {
 
   test("a stranger's commitment → NOT_FOUND, and it stays live", async () => {
     const owner = clientFor({ token: await h.participant("alice") });
-    const created = await owner.commitments.create.mutate(commitmentBody());
+    const created = await owner.commitments.create.mutate(windows.publish("alice"));
     const mallory = clientFor({ token: await h.participant("mallory") });
     const error = await failure(mallory.commitments.cancel.mutate({ id: created.id }));
     expect(error.data?.code).toBe("NOT_FOUND");

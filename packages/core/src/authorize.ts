@@ -1,7 +1,8 @@
 import type { Actor, Ctx, PolicyInput } from "./context.ts";
 import { ForbiddenError } from "./errors.ts";
 
-export type Action = "read" | "write" | "delete" | "respond" | "service" | "settle" | "export";
+/** `record`: a service records a commitment on a member's behalf (operators: `flexibility.admin` only). */
+export type Action = "read" | "write" | "delete" | "respond" | "service" | "settle" | "export" | "record";
 
 /**
  * Ask the policy; throw ForbiddenError with the policy's reason on anything but an allow.

@@ -61,15 +61,30 @@ export type CommitmentList = z.infer<typeof CommitmentList>;
 export const CreateCommitmentInput = z
   .object({
     user_id: Id.nullish().meta({
-      description: "Required for services; ignored for participants (they create for themselves)",
+      description: "Required for operators; ignored for participants (they commit for themselves)",
     }),
-    suggestion_id: Id,
+    suggestion_id: Id.meta({
+      description:
+        "The window id; for a participant it must be a window published to them (found by id, else by period_start/period_end)",
+    }),
     suggestion_type: SuggestionType.default("shift-consumption"),
-    community_id: Id.nullish(),
-    device_id: Id.nullish(),
-    period_start: InstantInput,
+    community_id: Id.nullish().meta({
+      description:
+        "Required for operators; ignored for participants (their community comes from the Digital Twin)",
+    }),
+    device_id: Id.nullish().meta({
+      description:
+        "Required for operators; ignored for participants (their device comes from the Digital Twin)",
+    }),
+    period_start: InstantInput.meta({
+      description:
+        "ISO-8601 (no offset means UTC). Operators: the window (at most 24 h, ended at most 7 days ago). Participants: only used to find the window; the stored bounds are the published ones",
+    }),
     period_end: InstantInput,
-    reward_points_estimated: z.number().int().min(0).max(1_000_000).default(10),
+    reward_points_estimated: z.number().int().min(0).max(1_000_000).default(10).meta({
+      description:
+        "Operators: the estimate recorded (default 10). Ignored for participants: theirs is the one offered",
+    }),
   })
   .refine((v) => v.period_end > v.period_start, {
     path: ["period_end"],

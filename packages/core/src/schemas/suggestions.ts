@@ -64,21 +64,22 @@ export const SuggestionIdParam = z.object({
 });
 
 /**
- * The client's `period_*` and `reward_points` are read only when we never offered this window to
- * the caller; they are validated then (so they are loose here).
+ * The window's bounds and estimate are always the ones we published: `reward_points` is ignored, and
+ * `period_*` only help find a window that is not on record under its id (validated then, so they are
+ * loose here).
  */
 export const RespondInput = z
   .object({
     response: z.enum(["accepted", "declined"]),
     reward_points: z.number().int().nullish().meta({
-      description: "Used only for a window we did not offer to the caller (absent/null → 10)",
+      description: "Ignored: the estimate is the one offered (accepted for compatibility)",
     }),
     period_start: z.string().max(100).nullish().meta({
-      description: "ISO-8601; used only for a window we did not offer to the caller",
+      description: "ISO-8601; only used to find the window when the id is not one on record for the caller",
       example: "2026-07-02T11:00:00Z",
     }),
     period_end: z.string().max(100).nullish().meta({
-      description: "ISO-8601; used only for a window we did not offer to the caller",
+      description: "ISO-8601; only used to find the window when the id is not one on record for the caller",
       example: "2026-07-02T14:00:00Z",
     }),
   })

@@ -7,6 +7,7 @@ import type { DtAuth, RawRow } from "../platform/ports.ts";
 import type { SuggestionItem } from "../schemas/suggestions.ts";
 import { buildSuggestions } from "./build-suggestions.ts";
 import { parseCommunityWindow } from "./dt-rows.ts";
+import { offerRowOf } from "./offer-row.ts";
 
 /** Counter of requests answered from less than the full picture, by what failed. */
 export const SUGGESTIONS_DEGRADED = "flexibility_suggestions_degraded_total";
@@ -93,18 +94,7 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
       await tx.db
         .insert(offers)
         .values(
-          built.items.map((item) => ({
-            userId: sub,
-            windowId: item.id,
-            communityId: community,
-            deviceId,
-            periodStart: new Date(item.period_start),
-            periodEnd: new Date(item.period_end),
-            rewardPoints: item.reward_points,
-            impactKwh: item.impact_kwh_estimated === null ? null : String(item.impact_kwh_estimated),
-            communityKwh: String(item.community_kwh),
-            offeredAt: now,
-          })),
+          built.items.map((item) => offerRowOf(item, { userId: sub, communityId: community, deviceId, now })),
         )
         .onConflictDoUpdate({
           target: [offers.userId, offers.windowId],
@@ -117,6 +107,7 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
             impactKwh: sql`excluded.impact_kwh`,
             communityKwh: sql`excluded.community_kwh`,
             offeredAt: sql`excluded.offered_at`,
+            // first_offered_at is left alone: it is when the member was first shown the window.
           },
         });
     }

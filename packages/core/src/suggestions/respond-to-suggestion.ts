@@ -1,37 +1,31 @@
 import { and, eq, sql } from "drizzle-orm";
 import { authorize } from "../authorize.ts";
+import { blockingCommitment, overlapConflict } from "../commitments/live-conflict.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import type { Db } from "../db/database.ts";
-import { type CommitmentRow, commitments, offers, outbox } from "../db/schema.ts";
-import { ConflictError, ValidationError } from "../errors.ts";
+import { type CommitmentRow, commitments, outbox } from "../db/schema.ts";
+import { ConflictError } from "../errors.ts";
 import { type CommitmentForEntries, commitmentEntries } from "../outbox/commitment-entries.ts";
 import { outboxRowsOf } from "../outbox/enqueue.ts";
 import { wakeOutbox } from "../outbox/wake.ts";
-import type { DtAuth } from "../platform/ports.ts";
 import { RespondInput, type RespondOut, SuggestionIdParam } from "../schemas/suggestions.ts";
-import { parseInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
-import { messageOf } from "./list-suggestions.ts";
-
-/** Points promised when nothing better is known (no estimate offered, none sent). */
-export const DEFAULT_REWARD_POINTS = 10;
-/** Counter of accepts whose community/device could not be resolved from the DT, by stage. */
-export const RESPOND_DEGRADED = "flexibility_respond_degraded_total";
-
-type Terms = { start: Date; end: Date; points: number; communityId: string | null; deviceId: string | null };
-type OfferRow = typeof offers.$inferSelect;
+import { assertOpen, findWindow, type PublishedWindow, type WindowHint } from "./find-window.ts";
 
 /**
  * A member's answer to a window (PLATFORM §1).
  *
- * Accepted: the bounds and estimate are the ones we offered this member (the client's
- * `period_*`/`reward_points` count only for a window we never offered them, and are validated
- * then). Idempotent: a live commitment for the window is returned as it is, and concurrent
- * identical accepts meet at the partial unique index, so there is only ever one. The commitment
- * and its side effects (MQTT event, confirmation nudge, held reminder) commit together.
+ * The window must be one we published to this member (findWindow: the offer on record, or the
+ * Digital Twin asked with their token); its bounds, estimate, community and device are ours, never
+ * the client's (`period_*` only help find it; `reward_points` is ignored). Unknown → 404.
  *
- * Declined: a `rejected` row with estimate 0; no DT call, no events; 409 while the member holds a
- * live commitment for the window (they cancel it instead).
+ * Accepted: 409 when the window has ended or overlaps another live commitment of the member (the
+ * exclusion constraint decides, so of concurrent overlapping accepts exactly one wins). Idempotent:
+ * a live commitment for the window is returned as it is. The commitment and its side effects (MQTT
+ * event, confirmation nudge, held reminder) commit together.
+ *
+ * Declined: a `rejected` row with estimate 0, no events; 409 while the member holds a live
+ * commitment for the window (they cancel it instead).
  */
 export async function respondToSuggestion({
   ctx,
@@ -49,27 +43,31 @@ export async function respondToSuggestion({
     period_start: input?.period_start,
     period_end: input?.period_end,
   });
-  if (answer.response === "declined") return decline(ctx, owner, id, answer);
-  return accept(ctx, owner, id, answer);
+  const hint = { id, periodStart: answer.period_start, periodEnd: answer.period_end };
+  if (answer.response === "declined") return decline(ctx, owner, hint);
+  return accept(ctx, owner, hint);
 }
 
-async function accept(ctx: Ctx, owner: string, id: string, answer: RespondInput): Promise<RespondOut> {
-  // Both lookups at once: a repeated accept wastes the second, a first accept saves a round trip.
-  const [existing, offer] = await Promise.all([
-    commitmentFor(ctx.db, owner, id, "committed"),
-    offerOf(ctx.db, owner, id),
+async function accept(ctx: Ctx, owner: string, hint: WindowHint): Promise<RespondOut> {
+  // Both at once: a repeated accept wastes the lookup (an offer on record by then), a first accept
+  // saves a round trip.
+  const [existing, found] = await Promise.allSettled([
+    commitmentFor(ctx.db, owner, hint.id, "committed"),
+    findWindow(ctx, owner, hint),
   ]);
-  if (existing) return committedOut(existing);
-  const now = ctx.now();
-  const terms = offer
-    ? termsOfOffer(offer)
-    : { ...termsOfClient(answer), ...(await placementOf(ctx, owner)) };
-  if (terms.end <= now) throw new ConflictError(`window ${id} has already ended`);
+  if (existing.status === "rejected") throw existing.reason;
+  if (existing.value) return committedOut(existing.value);
+  if (found.status === "rejected") throw found.reason;
+  const window = found.value;
+  assertOpen(window);
+  const live = { userId: owner, suggestionId: window.id, start: window.start, end: window.end };
 
-  // Of concurrent identical accepts one inserts; the others wait on the partial unique index,
-  // do nothing, and read the winner. A cancel slipping in between makes us try once more.
+  // Of concurrent accepts one inserts; the others wait on the unique index or the exclusion
+  // constraint, do nothing, and read what blocked them: the same window is an idempotent answer,
+  // another one a 409. A cancel slipping in between makes us try once more.
+  const now = ctx.now();
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    const created = await insertCommitment(ctx, { ...terms, userId: owner, suggestionId: id }, now);
+    const created = await insertCommitment(ctx, window, owner, now);
     if (created) {
       // The NOTIFY goes after the commit, coalesced (see wakeOutbox): in the transaction it
       // would serialise every accept's commit.
@@ -80,42 +78,48 @@ async function accept(ctx: Ctx, owner: string, id: string, answer: RespondInput)
         reward_points_estimated: created.rewardPointsEstimated,
       };
     }
-    const live = await commitmentFor(ctx.db, owner, id, "committed");
-    if (live) return committedOut(live);
+    const blocking = await blockingCommitment(ctx.db, live);
+    if (blocking?.suggestionId === window.id) return committedOut(blocking);
+    if (blocking) throw overlapConflict(live, blocking, "your");
   }
-  throw new ConflictError(`window ${id} changed while accepting; try again`);
+  throw new ConflictError(`window ${window.id} changed while accepting; try again`);
 }
 
 /**
  * The commitment and its outbox entries (MQTT event, confirmation, held reminder) in ONE
  * statement — one implicit transaction, one round trip instead of four: the outbox rows are
- * inserted only if the commitment row was (a data-modifying CTE). Null when a live commitment for
- * the member and window already exists.
+ * inserted only if the commitment row was (a data-modifying CTE). Null when the member already holds
+ * a live commitment for the window or one overlapping it.
  */
 async function insertCommitment(
   ctx: Ctx,
-  terms: Terms & { userId: string; suggestionId: string },
+  window: PublishedWindow,
+  owner: string,
   now: Date,
 ): Promise<CommitmentForEntries | null> {
   const commitment: CommitmentForEntries = {
     id: crypto.randomUUID(),
-    userId: terms.userId,
-    suggestionId: terms.suggestionId,
-    communityId: terms.communityId,
-    deviceId: terms.deviceId,
-    periodStart: terms.start,
-    periodEnd: terms.end,
-    rewardPointsEstimated: terms.points,
+    userId: owner,
+    suggestionId: window.id,
+    communityId: window.communityId,
+    deviceId: window.deviceId,
+    periodStart: window.start,
+    periodEnd: window.end,
+    rewardPointsEstimated: window.rewardPoints,
   };
   const rows = outboxRowsOf(commitmentEntries(commitment, ctx.config, now), now);
   const inserted = ctx.db.$with("inserted").as(
     ctx.db
       .insert(commitments)
-      .values({ ...commitment, committedAt: now, createdAt: now })
-      .onConflictDoNothing({
-        target: [commitments.userId, commitments.suggestionId],
-        where: sql`status = 'committed'`,
+      .values({
+        ...commitment,
+        committedAt: now,
+        createdAt: now,
+        origin: "member",
+        noticeAt: window.noticeAt,
       })
+      // No conflict target: skipped on the live unique index AND on the overlap exclusion constraint.
+      .onConflictDoNothing()
       .returning({ id: commitments.id }),
   );
   const values = sql.join(
@@ -142,32 +146,32 @@ async function insertCommitment(
   return commitment;
 }
 
-async function decline(ctx: Ctx, owner: string, id: string, answer: RespondInput): Promise<RespondOut> {
+async function decline(ctx: Ctx, owner: string, hint: WindowHint): Promise<RespondOut> {
+  // Outside the transaction: it may ask the DT, and no connection waits on that.
+  const window = await findWindow(ctx, owner, hint);
   const now = ctx.now();
   await withTransaction(ctx, async (tx) => {
-    if (await commitmentFor(tx.db, owner, id, "committed", { lock: true })) {
+    if (await commitmentFor(tx.db, owner, window.id, "committed", { lock: true })) {
       throw new ConflictError(
-        `you hold a live commitment for window ${id}: cancel it (DELETE /api/commitments/{id}) instead`,
+        `you hold a live commitment for window ${window.id}: cancel it (DELETE /api/commitments/{id}) instead`,
       );
     }
     // Declining twice records one answer.
-    if (await commitmentFor(tx.db, owner, id, "rejected")) return;
-    const offer = await offerOf(tx.db, owner, id);
-    const terms = offer
-      ? termsOfOffer(offer)
-      : { ...termsOfClient(answer), communityId: null, deviceId: null };
+    if (await commitmentFor(tx.db, owner, window.id, "rejected")) return;
     await tx.db.insert(commitments).values({
       userId: owner,
-      suggestionId: id,
-      communityId: terms.communityId,
-      deviceId: terms.deviceId,
-      periodStart: terms.start,
-      periodEnd: terms.end,
+      suggestionId: window.id,
+      communityId: window.communityId,
+      deviceId: window.deviceId,
+      periodStart: window.start,
+      periodEnd: window.end,
       status: "rejected",
       // What the response says: a decline earns nothing.
       rewardPointsEstimated: 0,
       committedAt: now,
       createdAt: now,
+      origin: "member",
+      noticeAt: window.noticeAt,
     });
   });
   return { commitment_id: null, status: "declined", reward_points_estimated: 0 };
@@ -190,73 +194,6 @@ async function commitmentFor(
     .limit(1);
   const [row] = lock ? await query.for("update") : await query;
   return row;
-}
-
-async function offerOf(db: Db, owner: string, id: string): Promise<OfferRow | undefined> {
-  const [offer] = await db
-    .select()
-    .from(offers)
-    .where(and(eq(offers.userId, owner), eq(offers.windowId, id)));
-  return offer;
-}
-
-/** What we offered: our bounds, our estimate (none shown → the default), where it was offered. */
-function termsOfOffer(offer: OfferRow): Terms {
-  return {
-    start: offer.periodStart,
-    end: offer.periodEnd,
-    points: offer.rewardPoints ?? DEFAULT_REWARD_POINTS,
-    communityId: offer.communityId,
-    deviceId: offer.deviceId,
-  };
-}
-
-/** A window we never offered: the client's bounds, which must be real and in order. */
-function termsOfClient(answer: RespondInput): Pick<Terms, "start" | "end" | "points"> {
-  const start = instantField(answer.period_start, "period_start");
-  const end = instantField(answer.period_end, "period_end");
-  if (end <= start) throw invalid("period_end", "must be after period_start");
-  const points = answer.reward_points ?? DEFAULT_REWARD_POINTS;
-  if (points < 0 || points > 1_000_000) throw invalid("reward_points", "must be between 0 and 1000000");
-  return { start, end, points };
-}
-
-function instantField(value: string | null | undefined, path: string): Date {
-  if (value === null || value === undefined || value.trim() === "") {
-    throw invalid(path, "required for a window that was not offered to you");
-  }
-  const date = parseInstant(value);
-  if (!date) throw invalid(path, `not an ISO-8601 date-time: ${JSON.stringify(value)}`);
-  return date;
-}
-
-function invalid(path: string, message: string): ValidationError {
-  return new ValidationError(`${path}: ${message}`, [{ path, message }]);
-}
-
-/** Community and device from the DT with the caller's token, best effort (unknown → null). */
-async function placementOf(ctx: Ctx, owner: string): Promise<Pick<Terms, "communityId" | "deviceId">> {
-  if (ctx.actor.kind !== "participant" || !ctx.credentials) return { communityId: null, deviceId: null };
-  const auth: DtAuth = { kind: "user", token: ctx.credentials };
-  const [membership, device] = await Promise.allSettled([
-    ctx.platform.dt.membership(auth, owner),
-    ctx.platform.dt.deviceOf(auth, owner),
-  ]);
-  const failed = (stage: string, error: unknown) => {
-    ctx.metrics.inc(RESPOND_DEGRADED, { stage });
-    ctx.log.warn("respond: digital twin call failed; committing without it", {
-      stage,
-      error: messageOf(error),
-    });
-    return null;
-  };
-  return {
-    communityId:
-      membership.status === "fulfilled"
-        ? (membership.value?.community.key ?? null)
-        : failed("membership", membership.reason),
-    deviceId: device.status === "fulfilled" ? device.value : failed("device", device.reason),
-  };
 }
 
 function committedOut(row: CommitmentRow): RespondOut {

@@ -8,12 +8,13 @@ export const route = createRoute({
   method: "post",
   path: "/api/commitments",
   tags: ["commitments"],
-  summary: "Create a commitment (a participant for themselves, a service on behalf of user_id)",
+  summary:
+    "Create a commitment (a participant for themselves, to a window published to them; an operator with flexibility.admin on behalf of user_id)",
   security: SECURED,
   request: { body: { required: true, content: { "application/json": { schema: CreateCommitmentInput } } } },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: CommitmentOut } } },
-    ...problemResponses(401, 403, 409, 413, 415, 422),
+    ...problemResponses(401, 403, 404, 409, 413, 415, 422, 502),
   },
 });
 

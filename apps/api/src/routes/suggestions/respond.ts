@@ -8,7 +8,7 @@ export const route = createRoute({
   method: "post",
   path: "/api/suggestions/{id}/respond",
   tags: ["suggestions"],
-  summary: "Accept or decline a window (accepting again returns the same commitment)",
+  summary: "Accept or decline a window published to you (accepting again returns the same commitment)",
   security: SECURED,
   request: {
     params: SuggestionIdParam,
@@ -16,7 +16,7 @@ export const route = createRoute({
   },
   responses: {
     200: { description: "Recorded", content: { "application/json": { schema: RespondOut } } },
-    ...problemResponses(401, 403, 409, 413, 415, 422),
+    ...problemResponses(401, 403, 404, 409, 413, 415, 422, 502),
   },
 });
 
