@@ -152,7 +152,7 @@ export type Adjustment = {
   noticeAt: number;
   /** Whether the notice fell on the window's local day at or after the earliest notice time. */
   applies: boolean;
-  /** The reading intervals lying wholly within the `window_hours` before notice. */
+  /** The reading intervals lying wholly within the `window_hours` before notice, and before the window. */
   intervals: { start: number; actualMicroKwh: number | null; baselineMicroKwh: number | null }[];
   /** Σ actual and Σ baseline of those intervals (null when one is missing). */
   actualMicroKwh: number | null;
@@ -164,8 +164,8 @@ export type Adjustment = {
 /**
  * The same-day adjustment. Applies only when notice falls on the window's local day at or after
  * `earliestNoticeMinutes`; then A = mean over the intervals wholly within the `windowHours` before
- * notice of (actual − baseline), floored at 0 when `upward_only`, rounded half up to whole µkWh;
- * any missing reading or baseline there → A = 0.
+ * notice (and ending by the window's start) of (actual − baseline), floored at 0 when `upward_only`,
+ * rounded half up to whole µkWh; any missing reading or baseline there → A = 0.
  */
 export function sameDayAdjustment({
   window,
@@ -199,8 +199,12 @@ export function sameDayAdjustment({
   };
   if (!applies) return none;
   const from = noticeAt - rule.windowHours * 3_600_000;
-  const intervals = intervalsOf({ start: new Date(from), end: new Date(noticeAt) }, intervalMs)
-    .filter((i) => i.end <= noticeAt)
+  // Never the window's own intervals (notice can fall inside the window, when a member commits to a
+  // window already running): energy used in response must not raise the baseline it is measured
+  // against, or more energy could earn fewer points.
+  const until = Math.min(noticeAt, window.start.getTime());
+  const intervals = intervalsOf({ start: new Date(from), end: new Date(until) }, intervalMs)
+    .filter((i) => i.end <= until)
     .map((i) => ({ start: i.start, actualMicroKwh: readingAt(i.start), baselineMicroKwh: baselineOf(i) }));
   const complete = intervals.every((i) => i.actualMicroKwh !== null && i.baselineMicroKwh !== null);
   const sum = (pick: (i: (typeof intervals)[number]) => number | null) =>
