@@ -138,7 +138,7 @@ export function forecastKw(hour: number): number {
   return Math.round((pv - load) * 100) / 100;
 }
 
-/** Days of metered history before the simulated day (baselines look back at most 21 days). */
+/** Days of metered history before the simulated day (baselines look back 90 days; three weeks give every window a baseline). */
 export const HISTORY_DAYS = 22;
 
 /**
@@ -196,7 +196,8 @@ export function seedDigitalTwin(dt: DigitalTwin, { day, timeZone }: { day: strin
             window_end: naiveUtc(w.end),
             community_kwh: w.communityKwh,
             estimated_kwh: estimated,
-            reward_points_estimated: Math.round(estimated * 10),
+            // As the platform's pipeline estimates it: 15 points per kWh moved.
+            reward_points_estimated: Math.round(estimated * 15),
             confidence: w.confidence,
           };
         }),
@@ -233,7 +234,8 @@ function forecastRows(day: string, timeZone: string): DtRow[] {
       rows.push({
         datetime: naiveUtc(zonedInstant(date, `${String(hour).padStart(2, "0")}:00`, timeZone)),
         prediction: kw,
-        period: "1h",
+        // The simulated day and before are measured ("actual": settlement reads its accuracy from them).
+        period: offset <= 0 ? "actual" : "forecast",
         lower: Math.round((kw - Math.abs(kw) * 0.2) * 100) / 100,
         upper: Math.round((kw + Math.abs(kw) * 0.2) * 100) / 100,
       });

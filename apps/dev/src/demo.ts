@@ -31,6 +31,26 @@ type Suggestion = {
   confidence: number | null;
   community_kwh: number;
 };
+type Explanation = {
+  outcome: string;
+  points: number;
+  raw: number | null;
+  config: { points: { rate_per_kwh: number } } | null;
+  intervals: {
+    start: string;
+    baseline_kwh: number | null;
+    candidates: { date: string; kwh: number; used: boolean }[];
+  }[];
+  totals: {
+    actual_kwh: number;
+    adjusted_baseline_kwh: number;
+    shifted_kwh: number;
+    shift_fraction: number;
+  } | null;
+  multipliers: { effort: number; event: number; accuracy: number; streak: number } | null;
+  cap: { kind: string } | null;
+  ledger: { kind: string; points: number }[];
+};
 type Commitment = {
   id: string;
   user_id: string;
@@ -278,42 +298,67 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           timeoutMs,
         );
         const lines = [
-          "member      outcome        actual kWh  baseline kWh (days)  delivered kWh  points (estimated)",
+          "member      outcome        actual kWh  baseline kWh  shifted kWh  points (estimated)",
         ];
         for (const [sub, id] of state.commitments) {
           const c = await readCommitment(client, sub, id);
           if (c.status !== "settled") throw new DemoError(`${sub}'s commitment is ${c.status}, not settled`);
           lines.push(
-            `${sub.padEnd(11)} ${String(c.settlement_outcome ?? "?").padEnd(14)} ${kwh(c.actual_kwh).padStart(10)}  ${`${kwh(c.baseline_kwh)} (${c.baseline_days ?? "–"})`.padStart(19)}  ${kwh(c.delivered_kwh).padStart(13)}  ${String(c.reward_points_actual).padStart(6)} (${c.reward_points_estimated})`,
+            `${sub.padEnd(11)} ${String(c.settlement_outcome ?? "?").padEnd(14)} ${kwh(c.actual_kwh).padStart(10)}  ${kwh(c.baseline_kwh).padStart(12)}  ${kwh(c.delivered_kwh).padStart(11)}  ${String(c.reward_points_actual).padStart(6)} (${c.reward_points_estimated})`,
           );
         }
+        const unchanged = state.commitments.get("member-10");
+        if (
+          unchanged &&
+          (await readCommitment(client, "member-10", unchanged)).settlement_outcome !== "not_delivered"
+        ) {
+          throw new DemoError("member-10 changed nothing, yet was not settled as not_delivered");
+        }
         lines.push(
-          "points = round_half_up(max(0, actual − baseline) × POINTS_PER_KWH × (1 + streak bonus)); baseline = mean of the same local window on earlier comparable days",
+          "baseline = per hour, the mean of the 4 highest of the 7 most recent same-type days (90 days, trimmed at p5/p95), raised by the morning's same-day adjustment",
+          "points = round_half_up(min(shifted × 15 × effort × accuracy × streak, cap)); a window qualifies with a shift ≥ 5 % and ≥ 0.05 kW",
         );
         return lines;
       },
     },
     {
-      title: "Giulia's points: GET /api/points/me",
+      title: "Giulia's points and why: GET /api/points/me, GET /api/commitments/{id}/settlement",
       async run() {
-        const res = await client.api("GET", "/api/points/me", await memberToken(GIULIA));
+        const token = await memberToken(GIULIA);
+        const res = await client.api("GET", "/api/points/me", token);
         const p = expectStatus(res, 200, "GET /api/points/me") as {
           total_points: number;
           level: number;
           next_level_at: number;
           season: { start: string; end: string; points: number };
-          streak: { current: number; best: number };
+          streak: { current: number; best: number; multiplier: number };
           counts: Record<string, number>;
           fulfilment_rate: number | null;
-          recent_settlements: Array<Record<string, unknown>>;
         };
-        const last = p.recent_settlements[0];
+        const id = state.commitments.get(GIULIA);
+        if (!id) throw new DemoError("Giulia has no commitment to explain");
+        const why = expectStatus(
+          await client.api("GET", `/api/commitments/${id}/settlement`, token),
+          200,
+          "GET /api/commitments/{id}/settlement",
+        ) as Explanation;
+        const totals = why.totals;
+        const m = why.multipliers;
+        if (!totals || !m) throw new DemoError(`Giulia's settlement has no totals: ${JSON.stringify(why)}`);
+        const first = why.intervals[0];
         return [
           `total ${p.total_points} points, level ${p.level} (next at ${p.next_level_at}); this season (${localDate(p.season.start, tz)} → ${localDate(p.season.end, tz)}): ${p.season.points}`,
-          `streak ${p.streak.current} (best ${p.streak.best}); fulfilment ${p.fulfilment_rate === null ? "–" : `${Math.round(p.fulfilment_rate * 100)} %`}; counts ${JSON.stringify(p.counts)}`,
-          last
-            ? `latest: ${last.actual_kwh} kWh actual − ${last.baseline_kwh} kWh baseline = ${last.delivered_kwh} kWh × ${last.points_per_kwh} × (1 + ${last.bonus}) → ${last.points} points (${last.outcome})`
-            : "no settlement listed yet",
+          `weekly streak ${p.streak.current} (best ${p.streak.best}, ×${p.streak.multiplier}); fulfilment ${p.fulfilment_rate === null ? "–" : `${Math.round(p.fulfilment_rate * 100)} %`}; counts ${JSON.stringify(p.counts)}`,
+          `why ${why.points} points: ${totals.actual_kwh} kWh actual − ${totals.adjusted_baseline_kwh} kWh baseline = ${totals.shifted_kwh} kWh shifted (${Math.round(totals.shift_fraction * 100)} %)`,
+          `  × ${why.config?.points.rate_per_kwh ?? "?"} × effort ${m.effort} × event ${m.event} × accuracy ${round2(m.accuracy)} × streak ${m.streak} = ${round2(why.raw ?? 0)} (cap: ${why.cap?.kind ?? "none"}) → ${why.points} (${why.outcome})`,
+          first
+            ? `  ${localTime(first.start, tz)} baseline ${first.baseline_kwh} kWh from ${first.candidates
+                .filter((c) => c.used)
+                .map((c) => `${c.date.slice(5)} ${c.kwh}`)
+                .join(
+                  ", ",
+                )}; ledger ${why.ledger.map((e) => `${e.kind} ${e.points >= 0 ? "+" : ""}${e.points}`).join(", ")}`
+            : "  (no intervals)",
         ];
       },
     },
@@ -413,6 +458,15 @@ function describeSuggestion(s: Suggestion): string {
 /** The community-local date of an instant (season bounds are local midnights). */
 function localDate(instant: string, timeZone: string): string {
   return wallClock(new Date(instant), timeZone).date;
+}
+
+/** The community-local clock time of an instant, HH:MM. */
+function localTime(instant: string, timeZone: string): string {
+  return wallClock(new Date(instant), timeZone).time;
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 function kwh(value: number | string | null | undefined): string {
