@@ -220,16 +220,18 @@ describe("settling against the reference baseline", () => {
     });
   });
 
-  test("the look-back is read from the DT once per device: each chunk of 24 hours is one call, and a later run asks only for days inside the restatement horizon", async () => {
+  test("the look-back is read from the DT once per device: one call per needed day (same-type days only), and a later run asks only for the needed days inside the restatement horizon", async () => {
     seedMember("dev-bea", WEDNESDAY, 1.0, new Date(NOW.getTime() + 2 * DAY));
     await commit({ userId: "bea", ...WEDNESDAY });
     await settleDueCommitments({ ctx: ctxAt(NOW) });
     const first = readingCalls().map(
       (c) => (c.body as { payload: { window_start: string } }).payload.window_start,
     );
-    // 91 days back from 09:00 Wednesday to the window's own day: one call per UTC day, each asked once.
-    expect(first).toHaveLength(92);
-    expect(new Set(first).size).toBe(92);
+    // The 64 weekdays of the 90 before Wednesday (the pool of a weekday window) and the window's own
+    // day: one call per UTC day, each asked once; weekends are never asked for.
+    expect(first).toHaveLength(65);
+    expect(new Set(first).size).toBe(65);
+    expect(first.filter((d) => [0, 6].includes(new Date(`${d}Z`).getUTCDay()))).toEqual([]);
     fake.clearCalls();
 
     const thursday = { start: "2026-04-09T09:00:00Z", end: "2026-04-09T12:00:00Z" };
@@ -239,12 +241,10 @@ describe("settling against the reference baseline", () => {
     const later = readingCalls().map(
       (c) => (c.body as { payload: { window_start: string } }).payload.window_start,
     );
-    // Days fetched when they were younger than 7 days (2026-04-02 … 04-08) and the new day: not 90 again.
+    // The weekdays fetched when they were younger than 7 days (2026-04-02 … 04-08) and the new day: not 64 again.
     expect(later.sort()).toEqual([
       "2026-04-02T00:00:00",
       "2026-04-03T00:00:00",
-      "2026-04-04T00:00:00",
-      "2026-04-05T00:00:00",
       "2026-04-06T00:00:00",
       "2026-04-07T00:00:00",
       "2026-04-08T00:00:00",

@@ -77,6 +77,23 @@ export function sameClockEarlierDays(
   at: number,
   clock: ZonedClock,
   lookbackDays: number,
+): readonly { date: LocalDate; at: number }[] {
+  // Commitments of a community share their windows: a run asks for the same few instants thousands of times.
+  const key = `${clock.timeZone}|${at}|${lookbackDays}`;
+  const known = earlierDays.get(key);
+  if (known) return known;
+  if (earlierDays.size > 10_000) earlierDays.clear();
+  const days = computeEarlierDays(at, clock, lookbackDays);
+  earlierDays.set(key, days);
+  return days;
+}
+
+const earlierDays = new Map<string, readonly { date: LocalDate; at: number }[]>();
+
+function computeEarlierDays(
+  at: number,
+  clock: ZonedClock,
+  lookbackDays: number,
 ): { date: LocalDate; at: number }[] {
   const local = clock.local(new Date(at));
   const weekend = isWeekend(local.date);
@@ -184,11 +201,7 @@ export function sameDayAdjustment({
   baselineOf: (interval: Interval) => number | null;
   rule: SettlementMethod["adjustment"];
 }): Adjustment {
-  const notice = clock.local(new Date(noticeAt));
-  const applies =
-    rule.enabled &&
-    notice.date === clock.local(window.start).date &&
-    notice.msOfDay >= rule.earliestNoticeMinutes * 60_000;
+  const { applies, intervals: spans } = adjustmentIntervals({ window, noticeAt, intervalMs, clock, rule });
   const none: Adjustment = {
     noticeAt,
     applies,
@@ -198,14 +211,11 @@ export function sameDayAdjustment({
     perIntervalMicroKwh: 0,
   };
   if (!applies) return none;
-  const from = noticeAt - rule.windowHours * 3_600_000;
-  // Never the window's own intervals (notice can fall inside the window, when a member commits to a
-  // window already running): energy used in response must not raise the baseline it is measured
-  // against, or more energy could earn fewer points.
-  const until = Math.min(noticeAt, window.start.getTime());
-  const intervals = intervalsOf({ start: new Date(from), end: new Date(until) }, intervalMs)
-    .filter((i) => i.end <= until)
-    .map((i) => ({ start: i.start, actualMicroKwh: readingAt(i.start), baselineMicroKwh: baselineOf(i) }));
+  const intervals = spans.map((i) => ({
+    start: i.start,
+    actualMicroKwh: readingAt(i.start),
+    baselineMicroKwh: baselineOf(i),
+  }));
   const complete = intervals.every((i) => i.actualMicroKwh !== null && i.baselineMicroKwh !== null);
   const sum = (pick: (i: (typeof intervals)[number]) => number | null) =>
     complete ? intervals.reduce((s, i) => s + (pick(i) ?? 0), 0) : null;
@@ -223,6 +233,40 @@ export function sameDayAdjustment({
     baselineMicroKwh: baseline,
     perIntervalMicroKwh: rule.direction === "upward_only" ? Math.max(0, mean) : mean,
   };
+}
+
+/**
+ * Whether the adjustment applies (notice on the window's local day, at or after the earliest notice
+ * time), and the reading intervals it looks at: wholly within the `window_hours` before notice, and
+ * never the window's own (a notice can fall inside the window, when a member commits to a window
+ * already running: energy used in response must not raise the baseline it is measured against, or
+ * more energy could earn fewer points).
+ */
+export function adjustmentIntervals({
+  window,
+  noticeAt,
+  intervalMs,
+  clock,
+  rule,
+}: {
+  window: Window;
+  noticeAt: number;
+  intervalMs: number;
+  clock: ZonedClock;
+  rule: SettlementMethod["adjustment"];
+}): { applies: boolean; intervals: Interval[] } {
+  const notice = clock.local(new Date(noticeAt));
+  const applies =
+    rule.enabled &&
+    notice.date === clock.local(window.start).date &&
+    notice.msOfDay >= rule.earliestNoticeMinutes * 60_000;
+  if (!applies) return { applies, intervals: [] };
+  const from = noticeAt - rule.windowHours * 3_600_000;
+  const until = Math.min(noticeAt, window.start.getTime());
+  const intervals = intervalsOf({ start: new Date(from), end: new Date(until) }, intervalMs).filter(
+    (i) => i.end <= until,
+  );
+  return { applies, intervals };
 }
 
 /** adjusted = baseline + A, with |A| at most `max_cap_fraction` × baseline (rounded half up to µkWh). */

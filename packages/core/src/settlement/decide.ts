@@ -2,11 +2,13 @@ import type { SettlementMethodOut, StoredSettlement } from "../schemas/settlemen
 import { formatInstant } from "../time.ts";
 import {
   adjustedBaseline,
+  adjustmentIntervals,
   type HeldAt,
   type IntervalBaseline,
   intervalBaseline,
   intervalsOf,
   type ReadingAt,
+  sameClockEarlierDays,
   sameDayAdjustment,
 } from "./baseline.ts";
 import type { SettlementMethod } from "./method.ts";
@@ -227,6 +229,30 @@ export function decide(evidence: Evidence, context: Context): Decision {
       streakMultiplier: evidence.streak.multiplier,
     },
   };
+}
+
+/**
+ * Every instant whose reading `decide` may read for this commitment: the window's intervals, the
+ * adjustment's, and each one's same-clock earlier days. Settlement fetches exactly these (a test
+ * holds decide to it), so a weekday window never costs the weekend days of the look-back.
+ */
+export function readingsNeeded(c: Commitment, { method, clock, intervalMs }: Context): number[] {
+  const window = { start: c.periodStart, end: c.periodEnd };
+  const own = intervalsOf(window, intervalMs);
+  const { intervals: before } = adjustmentIntervals({
+    window,
+    noticeAt: c.noticeAt.getTime(),
+    intervalMs,
+    clock,
+    rule: method.adjustment,
+  });
+  const needed: number[] = [];
+  for (const interval of [...own, ...before]) {
+    needed.push(interval.start);
+    for (const day of sameClockEarlierDays(interval.start, clock, method.baseline.lookbackDays))
+      needed.push(day.at);
+  }
+  return needed;
 }
 
 /** A commitment that can never be judged (no device, no community): 0 points, and why. */

@@ -5,7 +5,7 @@ import type { RawRow } from "../platform/ports.ts";
 import { coerceNumber } from "../suggestions/dt-rows.ts";
 import { parseInstant } from "../time.ts";
 import type { HeldAt, ReadingAt } from "./baseline.ts";
-import type { Context } from "./decide.ts";
+import { type Commitment, type Context, readingsNeeded } from "./decide.ts";
 import type { DtGate, MeterStore } from "./meter-store.ts";
 import type { CapReferences } from "./points.ts";
 import { capReferences, type HeldWindow, heldWindows, type WeekOutcome, weekOutcomes } from "./queries.ts";
@@ -73,7 +73,6 @@ export async function gather(
       }),
     ),
   );
-  const lookbackMs = (run.method.baseline.lookbackDays + 1) * DAY_MS;
   const needs = rows.flatMap((row) => {
     const r = resolved.get(row.id);
     if (!r?.ok || !r.ids.deviceId || !r.ids.communityId) return [];
@@ -82,8 +81,7 @@ export async function gather(
         userId: row.userId,
         community: r.ids.communityId,
         device: r.ids.deviceId,
-        from: row.periodStart.getTime() - lookbackMs,
-        to: row.periodEnd.getTime(),
+        at: readingsNeeded(commitmentOf(row), run),
       },
     ];
   });
@@ -162,6 +160,17 @@ export function weeksByMember(outcomes: WeekOutcome[]): Map<string, Map<string, 
     weeks.set(o.userId, member);
   }
   return weeks;
+}
+
+/** A claimed row as decide() sees it. */
+export function commitmentOf(row: CommitmentRow): Commitment {
+  return {
+    id: row.id,
+    periodStart: row.periodStart,
+    periodEnd: row.periodEnd,
+    rewardPointsEstimated: row.rewardPointsEstimated,
+    noticeAt: row.noticeAt ?? row.committedAt,
+  };
 }
 
 /** The member's weeks as the streak reads them (a week's outcomes → its mark). */

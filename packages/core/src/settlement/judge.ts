@@ -1,7 +1,15 @@
 import type { CommitmentRow } from "../db/schema.ts";
 import type { StoredSettlement } from "../schemas/settlement.ts";
 import { closeWithout, decide, type Evidence, type Verdict } from "./decide.ts";
-import { type Gathered, type History, heldAtOf, isPermanent, type Run, weekMarks } from "./evidence.ts";
+import {
+  commitmentOf,
+  type Gathered,
+  type History,
+  heldAtOf,
+  isPermanent,
+  type Run,
+  weekMarks,
+} from "./evidence.ts";
 import { formatKwh } from "./kwh.ts";
 import { type Cap, capOf } from "./points.ts";
 import type { SettlementWrite } from "./queries.ts";
@@ -26,13 +34,7 @@ export function judge(
   given: Given = {},
 ): Verdict | null {
   const overdue = run.now.getTime() >= row.periodEnd.getTime() + run.deadlineMs;
-  const commitment = {
-    id: row.id,
-    periodStart: row.periodStart,
-    periodEnd: row.periodEnd,
-    rewardPointsEstimated: row.rewardPointsEstimated,
-    noticeAt: row.noticeAt ?? row.committedAt,
-  };
+  const commitment = commitmentOf(row);
   if (!found) return null;
   switch (found.kind) {
     case "failed":

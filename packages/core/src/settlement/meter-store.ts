@@ -55,8 +55,8 @@ export function createDtGate(dt: DigitalTwin, concurrency: number): DtGate {
 /** Chunk fetches of one device in flight at once. */
 const PER_DEVICE = 4;
 
-/** What one commitment needs read: the device's readings over [from, to) (ms). */
-export type MeterNeed = { userId: string; community: string; device: string; from: number; to: number };
+/** What one commitment needs read: the device's readings of the intervals starting at `at` (ms). */
+export type MeterNeed = { userId: string; community: string; device: string; at: readonly number[] };
 
 export type MeterStore = {
   /**
@@ -96,8 +96,7 @@ export function createMeterStore({
     const wanted = new Map<string, { need: MeterNeed; starts: Set<number> }>();
     for (const need of needs) {
       const entry = wanted.get(need.device) ?? { need, starts: new Set<number>() };
-      for (let at = Math.floor(need.from / chunkMs) * chunkMs; at < need.to; at += chunkMs)
-        entry.starts.add(at);
+      for (const at of need.at) entry.starts.add(Math.floor(at / chunkMs) * chunkMs);
       wanted.set(need.device, entry);
     }
     const devices = [...wanted.keys()].filter((d) => !failed.has(d));
