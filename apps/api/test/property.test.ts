@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { forgeryKinds } from "@celine/fakes";
 import fc from "fast-check";
-import { HOOK_TIMEOUT, SCOPE, seedCommitment, UNKNOWN_ID } from "./fixtures.ts";
+import { HOOK_TIMEOUT, SCOPE, seedCommitment, separateWindow, UNKNOWN_ID } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
+import { createWindowPublisher } from "./published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // Generous on a loaded two-core CI machine; the default is 5 s.
 setDefaultTimeout(60_000);
@@ -13,20 +15,27 @@ setDefaultTimeout(60_000);
 const RUNS = 150;
 
 let h: Harness;
+let fakes: PlatformFakes;
 /** Ids of real rows, so generated requests also reach the paths that find something. */
 const knownIds: string[] = [];
 /** Cursors the export really issued. */
 let knownCursors: string[] = [];
 
 beforeAll(async () => {
-  h = await createHarness();
-  const now = Date.now();
+  // Participants' creates and accepts look their window up in the Digital Twin (its contract fake):
+  // alice and bob have windows there ("w-1", "w-2" among them), other callers none.
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform };
+  });
+  const windows = createWindowPublisher(fakes.dt);
+  for (const sub of ["alice", "bob"]) for (const id of ["w-1", "w-2"]) windows.publish(sub, { id });
   for (let i = 0; i < 12; i += 1) {
     const { id } = await seedCommitment(h, {
       userId: i % 2 === 0 ? "alice" : "bob",
       status: (["committed", "committed", "settled", "cancelled"] as const)[i % 4],
-      periodStart: new Date(now - 60_000 * (i + 1)),
-      periodEnd: new Date(now + 3_600_000),
+      // A member's live commitments never overlap: each row its own window, clear of the published ones.
+      ...separateWindow(new Date(Date.now() + 365 * 86_400_000)),
     });
     knownIds.push(id);
   }
@@ -34,7 +43,10 @@ beforeAll(async () => {
   const page = await h.call("GET", "/api/commitments/export?limit=3", { token: exporter });
   knownCursors = [page.headers.get("x-next-cursor") ?? ""].filter(Boolean);
 }, HOOK_TIMEOUT);
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  await fakes.close();
+});
 
 // ---- generators ---------------------------------------------------------------------------------
 

@@ -25,6 +25,12 @@ export type PublishedBody = {
   period_end: string;
 };
 
+/**
+ * The DT answers one page of windows (100): only the latest this many stay published. A window
+ * used once is on record as an offer by then and needs the DT no more.
+ */
+const DT_PAGE = 100;
+
 let slot = 0;
 let windowCount = 0;
 
@@ -67,8 +73,8 @@ export function createWindowPublisher(dt: DigitalTwin, now: () => Date = () => n
       const id = options.id ?? `pw-${windowCount}-${crypto.randomUUID().slice(0, 8)}`;
       const rows = communityRows.get(community) ?? [];
       if (!rows.some((row) => row._id === id)) rows.push(communityRow(id, bounds.start, bounds.end));
-      communityRows.set(community, rows);
-      dt.setCommunityWindows(community, rows);
+      communityRows.set(community, rows.slice(-DT_PAGE));
+      dt.setCommunityWindows(community, rows.slice(-DT_PAGE));
       if (!options.communityOnly) {
         const mine = deviceRows.get(sub) ?? [];
         mine.push(
@@ -77,8 +83,8 @@ export function createWindowPublisher(dt: DigitalTwin, now: () => Date = () => n
             reward_points_estimated: options.reward === undefined ? 10 : options.reward,
           }),
         );
-        deviceRows.set(sub, mine);
-        dt.setDeviceWindows(sub, mine);
+        deviceRows.set(sub, mine.slice(-DT_PAGE));
+        dt.setDeviceWindows(sub, mine.slice(-DT_PAGE));
       }
       return { suggestion_id: id, period_start: bounds.start, period_end: bounds.end };
     },

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import type { PolicyInput } from "@celine/core";
 import { forgeryKinds } from "@celine/fakes";
-import { commitmentBody, SCOPE, seedCommitment } from "./fixtures.ts";
+import { SCOPE, seedCommitment, separateWindow } from "./fixtures.ts";
 import type { Harness, Json } from "./harness.ts";
+import type { PublishedBody } from "./published-windows.ts";
 
 // The auth checks every secured route must pass, run against each row of SECURED_ROUTES (REST and
 // tRPC alike): forged and missing tokens → 401, a caller the policy refuses → 403 with the policy's
@@ -23,9 +24,17 @@ export type SecuredRoute = {
   scope: string;
   /** The route acts on one commitment the caller must own: a stranger gets 404, never 403. */
   ownerScoped?: boolean;
-  /** The status an admitted caller gets; omitted where an answer needs the platform fakes. */
+  /** The status an admitted caller gets; omitted where an answer needs more of the platform fakes. */
   ok?: number;
-  build(target: { id: string; owner: string }): { method: string; path: string; body?: unknown };
+  /**
+   * The request. `id`: a live commitment of `owner`'s; `window`: a window the DT publishes for
+   * `owner`, fresh for every request (a participant commits only to those, never twice to one).
+   */
+  build(target: { id: string; owner: string; window: PublishedBody }): {
+    method: string;
+    path: string;
+    body?: unknown;
+  };
 };
 
 const trpcQuery = (procedure: string, input?: unknown) => ({
@@ -44,14 +53,16 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     name: "POST /api/commitments",
     transport: "rest",
     caller: "participant",
-    action: "write",
+    // A participant commits for themselves (`write`); a service only records for a member as an
+    // operator (`record`, flexibility.admin).
+    action: "record",
     resource: "commitment",
-    scope: SCOPE.write,
+    scope: SCOPE.admin,
     ok: 201,
-    build: ({ owner }) => ({
+    build: ({ owner, window }) => ({
       method: "POST",
       path: "/api/commitments",
-      body: commitmentBody({ user_id: owner }),
+      body: { ...window, user_id: owner },
     }),
   },
   {
@@ -116,6 +127,7 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     action: "read",
     resource: "suggestion",
     scope: SCOPE.read,
+    ok: 200,
     build: () => ({ method: "GET", path: "/api/suggestions" }),
   },
   {
@@ -125,7 +137,12 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     action: "respond",
     resource: "suggestion",
     scope: SCOPE.write,
-    build: () => ({ method: "POST", path: "/api/suggestions/w-1/respond", body: { response: "declined" } }),
+    ok: 200,
+    build: ({ window }) => ({
+      method: "POST",
+      path: `/api/suggestions/${window.suggestion_id}/respond`,
+      body: { response: "accepted" },
+    }),
   },
   {
     name: "GET /api/points/me",
@@ -158,11 +175,11 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     name: "commitments.create",
     transport: "trpc",
     caller: "participant",
-    action: "write",
+    action: "record",
     resource: "commitment",
-    scope: SCOPE.write,
+    scope: SCOPE.admin,
     ok: 200,
-    build: ({ owner }) => trpcMutation("commitments.create", commitmentBody({ user_id: owner })),
+    build: ({ owner, window }) => trpcMutation("commitments.create", { ...window, user_id: owner }),
   },
   {
     name: "commitments.list",
@@ -212,6 +229,7 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     action: "read",
     resource: "suggestion",
     scope: SCOPE.read,
+    ok: 200,
     build: () => trpcQuery("suggestions.list"),
   },
   {
@@ -221,7 +239,9 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     action: "respond",
     resource: "suggestion",
     scope: SCOPE.write,
-    build: () => trpcMutation("suggestions.respond", { id: "w-1", response: "declined" }),
+    ok: 200,
+    build: ({ window }) =>
+      trpcMutation("suggestions.respond", { id: window.suggestion_id, response: "accepted" }),
   },
   {
     name: "points.me",
@@ -268,6 +288,8 @@ function expectRefusal(route: SecuredRoute, res: Answer, status: number, detail?
   else if (detail) expect(message, res.text).toMatch(detail);
 }
 
+const YEAR_MS = 365 * 86_400_000;
+
 /** Participant tokens from the issuer fake carry these (and no flexibility.* scope). */
 const PARTICIPANT_SUBJECT = {
   is_service: false,
@@ -277,28 +299,31 @@ const PARTICIPANT_SUBJECT = {
 
 /**
  * Registers the shared security tests for `routes` against the harness `getHarness()` answers
- * (created by the caller's beforeAll).
+ * (created by the caller's beforeAll), whose Digital Twin fake `publish` puts windows on.
  */
-export function runSecuritySuite(getHarness: () => Harness, routes: SecuredRoute[] = SECURED_ROUTES): void {
+export function runSecuritySuite(
+  getHarness: () => Harness,
+  publish: (owner: string) => PublishedBody,
+  routes: SecuredRoute[] = SECURED_ROUTES,
+): void {
   const OWNER = "owner-1";
 
   async function send(route: SecuredRoute, auth: Record<string, string>, target?: { id: string }) {
     const h = getHarness();
     const id = target?.id ?? (await liveCommitment()).id;
-    const { method, path, body } = route.build({ id, owner: OWNER });
+    const { method, path, body } = route.build({ id, owner: OWNER, window: publish(OWNER) });
     const requestId = `sec-${crypto.randomUUID()}`;
     const before = h.audits().length;
     const res = await h.call(method, path, { body, headers: { ...auth, "x-request-id": requestId } });
     return { res, requestId, audits: h.audits().slice(before) };
   }
 
+  /**
+   * A live commitment of OWNER's in a window of its own (a member's live commitments never overlap):
+   * a year out, clear of the windows `publish` hands out (the next weeks).
+   */
   function liveCommitment() {
-    const now = Date.now();
-    return seedCommitment(getHarness(), {
-      userId: OWNER,
-      periodStart: new Date(now - 60_000),
-      periodEnd: new Date(now + 3_600_000),
-    });
+    return seedCommitment(getHarness(), { userId: OWNER, ...separateWindow(new Date(Date.now() + YEAR_MS)) });
   }
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { appRouter } from "../src/trpc/router.ts";
 import { HOOK_TIMEOUT } from "./fixtures.ts";
 import { createHarness, type Harness, type Json } from "./harness.ts";
+import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
 import { runSecuritySuite, SECURED_ROUTES } from "./security-suite.ts";
+import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
 // Generous on a loaded two-core CI machine; the default is 5 s.
 setDefaultTimeout(60_000);
@@ -11,12 +13,24 @@ setDefaultTimeout(60_000);
 // table complete: a route or procedure added without a row fails here.
 
 let h: Harness;
+let fakes: PlatformFakes;
+let windows: WindowPublisher;
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform };
+  });
+  windows = createWindowPublisher(fakes.dt);
 }, HOOK_TIMEOUT);
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  await fakes.close();
+});
 
-runSecuritySuite(() => h);
+runSecuritySuite(
+  () => h,
+  (owner) => windows.publish(owner),
+);
 
 describe("the suite covers every route", () => {
   test("every operation the OpenAPI document declares secured has a row", async () => {

@@ -3,6 +3,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createHarness, type Harness } from "../../../apps/api/test/harness.ts";
+import { createWindowPublisher } from "../../../apps/api/test/published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "../../../apps/api/test/suggestions-fixtures.ts";
 
 // The published shape of @celine/client: `bun run build` into a consumer's node_modules outside the
 // workspace, with only its declared dependencies beside it. tsc checks a consumer against the
@@ -102,7 +104,18 @@ test("a consumer type-checks against the built declarations (Node ESM resolution
 test("the built client runs under Node against the real app (REST, tRPC, ProblemError)", async () => {
   const node = Bun.which("node");
   if (!node) throw new Error("node is not on PATH: this test needs Node >= 20");
-  const h: Harness = await createHarness();
+  // The morning before the window run.mjs commits to, which the Digital Twin fake publishes.
+  let fakes: PlatformFakes | undefined;
+  const h: Harness = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform, now: () => new Date("2026-07-01T06:00:00Z") };
+  });
+  if (!fakes) throw new Error("no platform fakes");
+  createWindowPublisher(fakes.dt).publish("consumer-carol", {
+    id: "w-node-consumer",
+    start: "2026-07-02T11:00:00Z",
+    end: "2026-07-02T12:00:00Z",
+  });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: h.app.fetch });
   try {
     const result = await run([node, "run.mjs"], work, {
@@ -121,5 +134,6 @@ test("the built client runs under Node against the real app (REST, tRPC, Problem
   } finally {
     await server.stop(true);
     await h.close();
+    await fakes.close();
   }
 }, 60_000);

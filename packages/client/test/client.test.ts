@@ -4,16 +4,29 @@ import { type DigitalTwin, startDigitalTwin } from "@celine/fakes";
 import { type ConfiguredPlatform, createPlatform } from "@celine/platform";
 import { createApp } from "../../../apps/api/src/app.ts";
 import { createHarness, type Harness } from "../../../apps/api/test/harness.ts";
+import { createWindowPublisher, type WindowPublisher } from "../../../apps/api/test/published-windows.ts";
+import { type PlatformFakes, startPlatformFakes } from "../../../apps/api/test/suggestions-fixtures.ts";
 import { createFlexibilityClient, type FlexibilityClient, ProblemError, problemOf } from "../src/index.ts";
 
-// The client against the real app (real policy, real JWT crypto, fresh database), served over HTTP.
+// The client against the real app (real policy, real JWT crypto, fresh database, the Digital Twin
+// contract fake publishing members' windows), served over HTTP, the morning before the windows.
 
+const NOW = new Date("2026-07-01T06:00:00Z");
+/** The app's clock: flowing from NOW (lists order by committed_at). */
+const STARTED = Date.now();
+const now = () => new Date(NOW.getTime() + Date.now() - STARTED);
 let h: Harness;
+let fakes: PlatformFakes;
+let windows: WindowPublisher;
 let server: ReturnType<typeof Bun.serve>;
 let baseUrl: string;
 
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness(async (issuer) => {
+    fakes = await startPlatformFakes(issuer);
+    return { platform: fakes.platform, now };
+  });
+  windows = createWindowPublisher(fakes.dt, now);
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: h.app.fetch });
   baseUrl = `http://127.0.0.1:${server.port}`;
 }, 60_000);
@@ -21,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop(true);
   await h?.close();
+  await fakes?.close();
 });
 
 const UNKNOWN_ID = "6f1f6c36-3c1a-4d0e-9d2b-1b2f3c4d5e6f";
@@ -28,10 +42,14 @@ const window = (n: number) => ({
   suggestion_id: `w-client-${n}`,
   period_start: `2026-07-0${n}T11:00:00Z`,
   period_end: `2026-07-0${n}T12:00:00Z`,
-  reward_points_estimated: 10 * n,
 });
 
-async function clientFor(sub: string): Promise<FlexibilityClient> {
+/** A client for `sub`, whom the DT publishes windows(n) for, each estimated at 10 × n points. */
+async function clientFor(sub: string, published: number[] = []): Promise<FlexibilityClient> {
+  for (const n of published) {
+    const { suggestion_id: id, period_start: start, period_end: end } = window(n);
+    windows.publish(sub, { id, start, end, reward: 10 * n });
+  }
   return createFlexibilityClient({ baseUrl, token: await h.participant(sub) });
 }
 
@@ -47,10 +65,17 @@ async function rejection(call: Promise<unknown>): Promise<unknown> {
 
 describe("REST", () => {
   test("a participant creates, lists (filtered, paged) and cancels their own commitments", async () => {
-    const { rest } = await clientFor("rest-alice");
+    const { rest } = await clientFor("rest-alice", [1, 2]);
     const first = await rest.createCommitment(window(1));
     const second = await rest.createCommitment({ ...window(2), user_id: "somebody-else" });
-    expect(first).toMatchObject({ user_id: "rest-alice", suggestion_id: "w-client-1", status: "committed" });
+    expect(first).toMatchObject({
+      user_id: "rest-alice",
+      suggestion_id: "w-client-1",
+      status: "committed",
+      reward_points_estimated: 10,
+      origin: "member",
+      settlement_revision: 0,
+    });
     expect(second.user_id).toBe("rest-alice");
 
     const page = await rest.listCommitments({ limit: 1 });
@@ -67,7 +92,7 @@ describe("REST", () => {
   });
 
   test("a participant never sees another member's commitments", async () => {
-    const bob = await clientFor("rest-bob");
+    const bob = await clientFor("rest-bob", [3]);
     await bob.rest.createCommitment(window(3));
     const mallory = await clientFor("rest-mallory");
     expect(await mallory.rest.listCommitments({ user_id: "rest-bob" })).toEqual({ items: [], total: 0 });
@@ -87,7 +112,7 @@ describe("REST", () => {
 
 describe("REST errors surface as ProblemError with the API's detail", () => {
   test("404: somebody else's or an unknown commitment", async () => {
-    const owner = await clientFor("err-owner");
+    const owner = await clientFor("err-owner", [4]);
     const mine = await owner.rest.createCommitment(window(4));
     const stranger = await clientFor("err-stranger");
     for (const id of [mine.id, UNKNOWN_ID]) {
@@ -103,7 +128,7 @@ describe("REST errors surface as ProblemError with the API's detail", () => {
   });
 
   test("409: cancelling a commitment that is no longer live", async () => {
-    const { rest } = await clientFor("err-twice");
+    const { rest } = await clientFor("err-twice", [5]);
     const commitment = await rest.createCommitment(window(5));
     await rest.cancelCommitment(commitment.id);
     const problem = (await rejection(rest.cancelCommitment(commitment.id))) as ProblemError;
@@ -160,7 +185,7 @@ describe("REST errors surface as ProblemError with the API's detail", () => {
 
 describe("tRPC", () => {
   test("a participant creates, lists and cancels over tRPC", async () => {
-    const { trpc, rest } = await clientFor("trpc-dana");
+    const { trpc, rest } = await clientFor("trpc-dana", [7]);
     const created = await trpc.commitments.create.mutate(window(7));
     expect(created).toMatchObject({ user_id: "trpc-dana", suggestion_id: "w-client-7", status: "committed" });
     const listed = await trpc.commitments.list.query({ limit: 10 });
@@ -172,7 +197,7 @@ describe("tRPC", () => {
   });
 
   test("404, 409 and 422 map to ProblemError through problemOf", async () => {
-    const { trpc } = await clientFor("trpc-errors");
+    const { trpc } = await clientFor("trpc-errors", [8]);
     const notFound = problemOf(await rejection(trpc.commitments.cancel.mutate({ id: UNKNOWN_ID })));
     expect(notFound?.status).toBe(404);
     expect(notFound?.detail).toBe(`commitment ${UNKNOWN_ID} not found`);
@@ -201,6 +226,11 @@ describe("tRPC", () => {
 
 describe("auth", () => {
   test("getToken is called for every request, so each call carries the current caller", async () => {
+    windows.publish("auth-erin", {
+      id: "w-client-9",
+      start: window(9).period_start,
+      end: window(9).period_end,
+    });
     const tokens = { erin: await h.participant("auth-erin"), frank: await h.participant("auth-frank") };
     let caller: keyof typeof tokens = "erin";
     let calls = 0;
@@ -324,16 +354,27 @@ describe("suggestions: the BFF flow against the app wired to the Digital Twin fa
     await rest.cancelCommitment(id);
   });
 
-  test("a member outside any community gets no suggestions; a decline is recorded", async () => {
+  test("a member outside any community gets no suggestions, and no window to answer: 404 ProblemError", async () => {
     const { rest } = await clientWithDt("sugg-henry");
     expect(await rest.listSuggestions()).toEqual([]);
     const answer = {
       response: "declined" as const,
-      // A window we never offered this member: they say which one they mean.
       period_start: "2026-07-02T09:00:00Z",
       period_end: "2026-07-02T11:00:00Z",
     };
-    expect(await rest.respond("w-declined", answer)).toEqual({
+    const problem = (await rejection(rest.respond("w-declined", answer))) as ProblemError;
+    expect(problem).toBeInstanceOf(ProblemError);
+    expect(problem.status, problem.message).toBe(404);
+    expect(problem.detail).toContain("window not found");
+  });
+
+  test("a member of the community declines its window (never listed: found in the DT): recorded", async () => {
+    dt.setMembership("sugg-jo", {
+      community: { key: "rec-client", name: "REC Client" },
+      member: { key: "m-jo", name: "Jo", role: "consumer", area: "north", status: "active" },
+    });
+    const { rest } = await clientWithDt("sugg-jo");
+    expect(await rest.respond("w-rec-client-1", { response: "declined" })).toEqual({
       commitment_id: null,
       status: "declined",
       reward_points_estimated: 0,
