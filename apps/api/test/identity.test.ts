@@ -368,6 +368,7 @@ describe("errors", () => {
   test.each([
     ["an empty sub is a 401, not a policy 403", ""],
     ["a sub with NUL is a 401, not a database 500", "a\u0000b"],
+    ["a sub with a lone surrogate is a 401, not a 500", "a\ud800b"],
   ])("%s", async (_, sub) => {
     const token = await h.issuer.mintParticipant("x", { sub });
     for (const [method, path] of [

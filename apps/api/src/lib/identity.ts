@@ -6,6 +6,8 @@ import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } f
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 const LEEWAY_SECONDS = 30;
+/** A UTF-16 surrogate without its pair. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export type TokenVerifier = {
   /** The caller behind a raw JWT; throws UnauthorizedError naming the cause. */
@@ -78,9 +80,12 @@ export function createTokenVerifier({
         currentDate: new Date(now()),
       });
       // jose checks that `sub` is present and a string; an empty one names nobody either, and one
-      // with NUL could never be stored (PostgreSQL text refuses it).
+      // with NUL could never be stored (PostgreSQL text refuses it), nor one with a lone surrogate
+      // (not Unicode: it could be neither stored as itself nor put in the Digital Twin's URLs).
       if (payload.sub === "") throw new UnauthorizedError("token invalid: no subject");
-      if (payload.sub?.includes("\u0000")) throw new UnauthorizedError("token invalid: malformed subject");
+      if (payload.sub?.includes("\u0000") || (payload.sub && LONE_SURROGATE.test(payload.sub))) {
+        throw new UnauthorizedError("token invalid: malformed subject");
+      }
       return payload;
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error;
