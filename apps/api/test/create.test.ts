@@ -277,6 +277,14 @@ describe("errors", () => {
     expect(await rowsOf("quinn")).toHaveLength(0);
   });
 
+  test("a published window the app never offers (ends after 21:00 community time) → 409 saying so", async () => {
+    // 19:30–20:30 UTC is 21:30–22:30 in Rome.
+    const body = windows.publish("sofia", { start: "2026-07-02T19:30:00Z", end: "2026-07-02T20:30:00Z" });
+    const res = await create(await h.participant("sofia"), body);
+    expectProblem(res, 409, "ends after 21:00 community time");
+    expect(await rowsOf("sofia")).toHaveLength(0);
+  });
+
   test("a window overlapping another live commitment of the member's → 409 naming it and its window", async () => {
     const first = windows.publish("alice");
     const later = windows.publish("alice", {
