@@ -520,9 +520,10 @@ function pgbenchScript(): string {
     `SELECT * FROM flexibility_offers WHERE user_id = 'pg-' || :u::text AND window_id = '${WINDOW}';`,
     "WITH c AS (",
     "  INSERT INTO flexibility_commitments (user_id, suggestion_id, community_id, device_id, period_start, period_end,",
-    "    reward_points_estimated, committed_at, created_at)",
-    `  VALUES ('pg-' || :u::text, '${WINDOW}', 'rec-bench', 'meter-1', now() + interval '1 day', now() + interval '1 day 3 hours', 15, now(), now())`,
-    "  ON CONFLICT (user_id, suggestion_id) WHERE status = 'committed' DO NOTHING RETURNING *)",
+    "    reward_points_estimated, committed_at, created_at, origin, notice_at)",
+    `  VALUES ('pg-' || :u::text, '${WINDOW}', 'rec-bench', 'meter-1', now() + interval '1 day', now() + interval '1 day 3 hours', 15, now(), now(), 'member', now())`,
+    // No conflict target: the live unique index and the overlap exclusion constraint both skip it.
+    "  ON CONFLICT DO NOTHING RETURNING *)",
     "INSERT INTO flexibility_outbox (kind, target, payload, commitment_id, requires_live, due_at, next_attempt_at)",
     "SELECT e.kind, e.target, e.payload, c.id, e.live, e.due, e.due FROM c, (VALUES",
     `  ('mqtt', 'celine/flexibility/committed/u', '{"user_id":"u","community_id":"rec-bench","commitment_id":"00000000-0000-0000-0000-000000000000","device_id":"meter-1","window_start":"2026-07-03T09:00:00.000Z","window_end":"2026-07-03T12:00:00.000Z","reward_points_estimated":15}'::jsonb, false, now()),`,
