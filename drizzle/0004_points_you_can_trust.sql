@@ -28,6 +28,7 @@ CREATE TABLE "flexibility_settlements" (
 	"outcome" text NOT NULL,
 	"points" integer NOT NULL,
 	"explanation" jsonb NOT NULL,
+	"inputs" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "flexibility_settlements_commitment_id_revision_pk" PRIMARY KEY("commitment_id","revision")
 );

@@ -262,6 +262,8 @@ export const settlements = pgTable(
     outcome: text("outcome", { enum: SETTLEMENT_OUTCOMES }).notNull(),
     points: integer("points").notNull(),
     explanation: jsonb("explanation").notNull(),
+    /** A digest of the readings and forecast counts judged: a restatement re-judges only when it changed. */
+    inputs: text("inputs"),
     createdAt: instant("created_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.commitmentId, t.revision] })],

@@ -255,6 +255,30 @@ export function readingsNeeded(c: Commitment, { method, clock, intervalMs }: Con
   return needed;
 }
 
+/**
+ * A digest of everything decide() reads that can change after a settlement: the readings of
+ * `readingsNeeded` and the forecast's counts. Equal digests, equal verdicts (with the streak and the
+ * cap held), so a restatement re-judges only what changed.
+ */
+export function inputsDigest(
+  c: Commitment,
+  readingAt: ReadingAt,
+  forecast: Evidence["forecast"],
+  context: Context,
+): string {
+  // FNV-1a over the values as text: cheap, stable across runs, and collisions only cost a missed restatement.
+  let hash = 0x811c9dc5;
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      hash ^= text.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193);
+    }
+  };
+  for (const at of readingsNeeded(c, context)) mix(`${readingAt(at) ?? "-"},`);
+  mix(forecast === null ? "forecast:none" : `forecast:${forecast.intervals}/${forecast.surplusIntervals}`);
+  return `fnv1a:${(hash >>> 0).toString(16)}`;
+}
+
 /** A commitment that can never be judged (no device, no community): 0 points, and why. */
 export function closeWithout(
   outcome: Extract<SettlementOutcome, "no_data" | "no_device">,

@@ -1,6 +1,6 @@
 import type { CommitmentRow } from "../db/schema.ts";
 import type { StoredSettlement } from "../schemas/settlement.ts";
-import { closeWithout, decide, type Evidence, type Verdict } from "./decide.ts";
+import { closeWithout, decide, type Evidence, inputsDigest, type Verdict } from "./decide.ts";
 import {
   commitmentOf,
   type Gathered,
@@ -80,6 +80,17 @@ function withEarlier(run: Run, history: History, row: CommitmentRow, earlier: Se
   return { ...refs, own: { windows, meanRaw: sum / windows } };
 }
 
+/** The digest of what the row was judged on (null when it was not judged on readings). */
+export function inputsOf(run: Run, row: CommitmentRow, found: Gathered | undefined): string | null {
+  if (found?.kind !== "ready") return null;
+  return inputsDigest(
+    commitmentOf(row),
+    found.readingAt,
+    found.forecast === "failed" ? null : found.forecast,
+    run,
+  );
+}
+
 /** What a verdict writes: the commitment's columns, its ledger entry and the stored explanation. */
 export function toWrite(
   run: Run,
@@ -87,6 +98,7 @@ export function toWrite(
   ids: { communityId: string | null; deviceId: string | null },
   verdict: Verdict,
   revision: number,
+  inputs: string | null,
 ): SettlementWrite {
   const { actualMicroKwh, adjustedMicroKwh, shiftedMicroKwh, selectedDays, streakMultiplier, ...stored } =
     verdict;
@@ -109,6 +121,7 @@ export function toWrite(
     pointsPerKwh: run.method.points.ratePerKwh,
     bonusPct: streakMultiplier === null ? null : Math.round((streakMultiplier - 1) * 100),
     stored: { ...stored, revision, settled_at: run.now.toISOString() },
+    inputs,
   };
 }
 

@@ -159,16 +159,12 @@ export function createMeterStore({
     devices: string[],
     wanted: Map<string, { starts: Set<number> }>,
   ): Promise<void> {
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    for (const device of devices) {
-      for (const start of wanted.get(device)?.starts ?? []) {
-        if (loaded.get(device)?.has(start)) continue;
-        min = Math.min(min, start);
-        max = Math.max(max, start);
-      }
-    }
-    if (min > max) return;
+    const pairs = devices.flatMap((device) =>
+      [...(wanted.get(device)?.starts ?? [])]
+        .filter((start) => !loaded.get(device)?.has(start))
+        .map((start) => ({ device_id: device, chunk_start: new Date(start).toISOString() })),
+    );
+    if (pairs.length === 0) return;
     const rows = await rowsOf<{
       device_id: string;
       start: number;
@@ -176,12 +172,10 @@ export function createMeterStore({
       final: boolean;
     }>(
       tx.db,
-      sql`select device_id, (extract(epoch from chunk_start) * 1000)::float8 as start,
-            array_to_json(micro_kwh) as values, final
-          from ${meterChunks}
-          where device_id = any(${sql.param(devices)}::text[])
-            and chunk_start >= ${new Date(min).toISOString()}::timestamptz
-            and chunk_start <= ${new Date(max).toISOString()}::timestamptz`,
+      sql`select c.device_id, (extract(epoch from c.chunk_start) * 1000)::float8 as start,
+            array_to_json(c.micro_kwh) as values, c.final
+          from json_to_recordset(${JSON.stringify(pairs)}::json) as v(device_id text, chunk_start timestamptz)
+          join ${meterChunks} c on c.device_id = v.device_id and c.chunk_start = v.chunk_start`,
     );
     for (const row of rows) {
       chunksOf(row.device_id).set(Math.round(row.start), { values: row.values, final: row.final });

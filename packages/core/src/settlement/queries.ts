@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import { rowsOf } from "../db/rows.ts";
 import {
@@ -36,7 +36,7 @@ export async function claimDue(
     .for("update", { skipLocked: true });
 }
 
-export type Restatable = { row: CommitmentRow; stored: StoredSettlement };
+export type Restatable = { row: CommitmentRow; stored: StoredSettlement; inputs: string | null };
 
 /**
  * Automatic settlements of the last `horizonMs` whose window still touches it (older readings are
@@ -51,7 +51,7 @@ export async function claimRestatable(
 ): Promise<Restatable[]> {
   const since = new Date(now.getTime() - horizonMs);
   const rows = await tx.db
-    .select({ row: c, stored: settlements.explanation })
+    .select({ row: c, stored: settlements.explanation, inputs: settlements.inputs })
     .from(c)
     .innerJoin(
       settlements,
@@ -62,6 +62,8 @@ export async function claimRestatable(
         eq(c.status, "settled"),
         inArray(c.settlementOutcome, [...RESTATABLE]),
         gt(c.settledAt, since),
+        // Not what this very run settled.
+        lt(c.settledAt, now),
         gt(c.periodEnd, since),
         afterKey(after),
       ),
@@ -69,7 +71,7 @@ export async function claimRestatable(
     .orderBy(asc(c.periodEnd), asc(c.id))
     .limit(limit)
     .for("update", { of: c, skipLocked: true });
-  return rows.map((r) => ({ row: r.row, stored: r.stored as StoredSettlement }));
+  return rows.map((r) => ({ row: r.row, stored: r.stored as StoredSettlement, inputs: r.inputs }));
 }
 
 function afterKey(after: Key | null) {
@@ -203,6 +205,8 @@ export type SettlementWrite = {
   pointsPerKwh: number | null;
   bonusPct: number | null;
   stored: StoredSettlement;
+  /** The digest of the inputs judged (see inputsDigest). */
+  inputs: string | null;
 };
 
 /**
@@ -278,6 +282,7 @@ export async function writeSettlements(tx: Ctx, writes: SettlementWrite[], now: 
       outcome: w.outcome,
       points: w.points,
       explanation: w.stored,
+      inputs: w.inputs,
       createdAt: now,
     })),
   );
@@ -306,4 +311,16 @@ export async function sweepReadings(ctx: Ctx, now: Date, retentionDays: number):
         select count(*)::int as n from gone`,
   );
   return rows[0]?.n ?? 0;
+}
+
+/** New inputs that judged the same: the latest revision records them, so the next run need not judge again. */
+export async function touchInputs(
+  tx: Ctx,
+  touched: { id: string; revision: number; inputs: string }[],
+): Promise<void> {
+  if (touched.length === 0) return;
+  await tx.db.execute(sql`
+    update ${settlements} set inputs = v.inputs
+    from json_to_recordset(${JSON.stringify(touched)}::json) as v(id uuid, revision int, inputs text)
+    where ${settlements.commitmentId} = v.id and ${settlements.revision} = v.revision`);
 }

@@ -4,7 +4,7 @@ import type { CommitmentRow } from "../db/schema.ts";
 import { enqueue } from "../outbox/enqueue.ts";
 import type { Verdict } from "./decide.ts";
 import { type Gathered, gather, groupBy, type History, type Run } from "./evidence.ts";
-import { canonical, differs, judge, type Settled, toWrite } from "./judge.ts";
+import { canonical, differs, inputsOf, judge, type Settled, toWrite } from "./judge.ts";
 import { createDtGate, createMeterStore, READING_INTERVAL_MS } from "./meter-store.ts";
 import { describeMethod } from "./method.ts";
 import { settledNudge } from "./nudge.ts";
@@ -15,6 +15,7 @@ import {
   type Key,
   type SettlementWrite,
   sweepReadings,
+  touchInputs,
   writeResolved,
   writeSettlements,
 } from "./queries.ts";
@@ -136,7 +137,7 @@ async function settleBatch(
         resolved.push({ id: row.id, ...ids });
       continue;
     }
-    writes.push(toWrite(run, row, ids, verdict, 1));
+    writes.push(toWrite(run, row, ids, verdict, 1, inputsOf(run, row, found)));
     remember(run, history, row, verdict, earlier);
     summary.settled[verdict.outcome] = (summary.settled[verdict.outcome] ?? 0) + 1;
     tx.metrics.inc("flexibility_settlements_total", { outcome: verdict.outcome });
@@ -167,10 +168,14 @@ async function restateBatch(
   const rows = claimed.map((c) => c.row);
   const { gathered, history } = await gather(tx, run, rows);
   const config = canonical(run.config);
-  const writes = claimed.flatMap(({ row, stored }) => {
+  const writes: SettlementWrite[] = [];
+  const touched: { id: string; revision: number; inputs: string }[] = [];
+  for (const { row, stored, inputs } of claimed) {
     // Settled under another configuration: a restatement re-reads inputs, it does not re-price.
-    if (canonical(stored.config) !== config) return [];
+    if (canonical(stored.config) !== config) continue;
     const found = gathered.get(row.id);
+    const fresh = inputsOf(run, row, found);
+    if (fresh === null || fresh === inputs) continue;
     const given =
       stored.streak && stored.cap && stored.multipliers
         ? {
@@ -184,16 +189,14 @@ async function restateBatch(
           }
         : {};
     const verdict = judge(run, row, found, history, [], given);
-    if (
-      !verdict ||
-      verdict.outcome === "no_data" ||
-      verdict.outcome === "no_device" ||
-      !differs(stored, verdict)
-    ) {
-      return [];
+    if (!verdict || verdict.outcome === "no_data" || verdict.outcome === "no_device") continue;
+    if (differs(stored, verdict)) {
+      writes.push(toWrite(run, row, idsOf(row, found), verdict, row.settlementRevision + 1, fresh));
+    } else {
+      touched.push({ id: row.id, revision: row.settlementRevision, inputs: fresh });
     }
-    return [toWrite(run, row, idsOf(row, found), verdict, row.settlementRevision + 1)];
-  });
+  }
+  await touchInputs(tx, touched);
   await writeSettlements(tx, writes, run.now);
   summary.restated += writes.length;
   for (const w of writes) tx.metrics.inc("flexibility_restatements_total", { outcome: w.outcome });
