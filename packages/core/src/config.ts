@@ -37,7 +37,10 @@ const movedTo = (key: string) =>
   z
     .string()
     .optional()
-    .refine((v) => v === undefined || v === "", `no longer read: set ${key} in the FLEXIBILITY_CONFIG file instead`)
+    .refine(
+      (v) => v === undefined || v === "",
+      `no longer read: set ${key} in the FLEXIBILITY_CONFIG file instead`,
+    )
     .transform(() => undefined);
 
 export const LOCAL_ISSUER = "http://localhost:8080/realms/celine";

@@ -19,6 +19,7 @@ export * from "./opportunities/opportunity-window.ts";
 export * from "./outbox/commitment-entries.ts";
 export * from "./outbox/enqueue.ts";
 export * from "./outbox/relay.ts";
+export * from "./outbox/relay-loop.ts";
 export * from "./outbox/wake.ts";
 export * from "./platform/ports.ts";
 export * from "./platform/unconfigured.ts";
