@@ -4,13 +4,15 @@
 //   bun build apps/api/src/node.ts --target=node --outfile dist/server.mjs
 // then copy @electric-sql/pglite's dist/{pglite.wasm,initdb.wasm,pglite.data} beside the bundle
 // (the embedded database loads them relative to the bundle) and run it from a directory holding
-// policies/ and drizzle/ (POLICY_DIR / MIGRATIONS_DIR say otherwise).
+// policies/, drizzle/ and config/flexibility.yaml (POLICY_DIR / MIGRATIONS_DIR / FLEXIBILITY_CONFIG
+// say otherwise).
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { parseApiEnv } from "./env.ts";
 import { assemble } from "./server.ts";
 
-const env = parseApiEnv(process.env);
+// A bundle cannot find config/ relative to its own source file: the working directory's, by default.
+const env = parseApiEnv({ FLEXIBILITY_CONFIG: resolve("config/flexibility.yaml"), ...process.env });
 // Like index.ts, this process also runs the outbox relay (MQTT events, nudges, held reminders).
 const { app, problems, close } = await assemble(env, {
   relay: true,

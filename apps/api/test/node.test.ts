@@ -3,6 +3,7 @@ import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Database, LogRecord } from "@celine/core";
+import { DEFAULT_FLEXIBILITY_CONFIG } from "@celine/core";
 import { MIGRATIONS_FOLDER } from "@celine/core/db";
 import { createTestDatabase } from "@celine/core/testing";
 import {
@@ -143,6 +144,7 @@ beforeAll(async () => {
     ...baseEnv(),
     ...nodeDb,
     MIGRATIONS_DIR: MIGRATIONS_FOLDER,
+    FLEXIBILITY_CONFIG: DEFAULT_FLEXIBILITY_CONFIG,
     ...relayEnv(),
     PORT: "0",
     LOG_LEVEL: "info",

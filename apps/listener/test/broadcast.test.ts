@@ -14,7 +14,7 @@ let world: World;
 const NOW = new Date("2026-07-02T06:20:00Z");
 const FROM = new Date("2026-07-02T07:00:00Z");
 // 07:00 0.3 | 08:00 0.8 | 09:00 "1.5" | 10:00 2 | 11:00 0.2 | 12:00 1 | 13:00 1   (UTC)
-// → earliest window 08:00–11:00 UTC = 10:00–13:00 Rome, 0.8 + 1.5 + 2 = 4.3 kWh, 43 points.
+// → earliest window 08:00–11:00 UTC = 10:00–13:00 Rome, 0.8 + 1.5 + 2 = 4.3 kWh, 65 points (× 15, half up).
 const FORECAST = forecastRows(FROM, [0.3, 0.8, "1.5", 2, 0.2, 1, 1]);
 
 beforeAll(async () => {
@@ -81,7 +81,7 @@ describe("happy", () => {
         window_start: "10:00",
         window_end: "13:00",
         estimated_kwh: "4.3",
-        reward_points: "43",
+        reward_points: "65",
         period: "2026-07-02",
       },
     });
@@ -94,12 +94,12 @@ describe("happy", () => {
     ]).toEqual(["2026-07-02T07:00:00.000Z", "2026-07-03T07:00:00.000Z"]);
   });
 
-  test("reward points are round_half_up(estimated_kwh × POINTS_PER_KWH)", async () => {
+  test("reward points are round_half_up(estimated_kwh × the settlement's points per kWh)", async () => {
     world.registry.seed([community("rec-a", membersOf("rec-a", 1))]);
-    // 0.75 + 0.8 = 1.55 kWh → 15.5 → 16 points (half up, not to even).
-    world.dt.setForecast("rec-a", forecastRows(FROM, [0.75, "0.8"]));
+    // 0.7 + 0.8 = 1.5 kWh × 15 = 22.5 → 23 points (half up, not to even).
+    world.dt.setForecast("rec-a", forecastRows(FROM, [0.7, "0.8"]));
     const summary = await broadcastOpportunities({ ctx: world.ctx(() => NOW) });
-    expect(summary.communities[0]).toMatchObject({ kind: "announced", estimatedKwh: 1.55, rewardPoints: 16 });
+    expect(summary.communities[0]).toMatchObject({ kind: "announced", estimatedKwh: 1.5, rewardPoints: 23 });
   });
 });
 

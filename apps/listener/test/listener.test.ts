@@ -76,7 +76,7 @@ describe("happy", () => {
     expect(got[0]?.event.facts).toMatchObject({
       window_start: "10:00",
       window_end: "13:00",
-      reward_points: "43",
+      reward_points: "65",
     });
   });
 
