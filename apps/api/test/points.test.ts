@@ -3,34 +3,46 @@ import {
   commitments,
   createLogger,
   createMetrics,
+  meterChunks,
   type NewCommitmentRow,
   outbox,
   type Platform,
+  pointsLedger,
   preferences,
   settleDueCommitments,
+  settlements,
   unconfiguredPlatform,
 } from "@celine/core";
 import { createTestCtx } from "@celine/core/testing";
 import { type DigitalTwin, startDigitalTwin } from "@celine/fakes";
 import { createDigitalTwinClient, createTokenProvider } from "@celine/platform";
-import { sql } from "drizzle-orm";
-import { HOOK_TIMEOUT } from "./fixtures.ts";
+import { eq, sql } from "drizzle-orm";
+import { createClock, HOOK_TIMEOUT } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
 
 // GET /api/points/me, GET /api/leaderboard, PUT /api/points/me/preferences and their tRPC twins:
 // participant-facing, each caller sees only their own numbers; the board is anonymous.
+// Points are the ledger's (flexibility_points_ledger: a settlement, restatement or manual entry per
+// commitment); seasons and weeks are community time (Europe/Rome: CET, UTC+1, until 29 March 2026,
+// CEST, UTC+2, after). The method is config/flexibility.yaml's: 2-month seasons from 2025-09-01,
+// a weekly streak (+1 a week with a delivered window, −1 a week without, never below
+// round(best × 0.5) half to even; multiplier min(1 + 0.05 × level, 1.5)).
 
-/** Thursday 2026-04-09 12:00 CEST: season 2 of 2026 (April–June). */
+/** Thursday 2026-04-09 12:00 CEST, in the ISO week of Monday 6 April. */
 const NOW = new Date("2026-04-09T10:00:00Z");
-const SEASON = { start: "2026-03-31T22:00:00.000Z", end: "2026-06-30T22:00:00.000Z" };
+/** The season of 1 March – 1 May 2026 (the fourth from 2025-09-01), local midnights. */
+const SEASON = { start: "2026-02-28T23:00:00.000Z", end: "2026-04-30T22:00:00.000Z" };
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 let h: Harness;
 let fake: DigitalTwin;
 // The app reads deps.platform on every request: tests swap the DT in and out of this object.
 const platform: Platform = { ...unconfiguredPlatform };
+const clock = createClock(NOW.toISOString());
 
 beforeAll(async () => {
-  h = await createHarness({ now: () => NOW, platform });
+  h = await createHarness({ now: clock.now, platform });
   fake = await startDigitalTwin({ issuer: h.issuer });
 }, HOOK_TIMEOUT);
 afterAll(async () => {
@@ -38,7 +50,10 @@ afterAll(async () => {
   await h.close();
 });
 beforeEach(async () => {
-  await h.database.db.execute(sql`truncate ${commitments}, ${preferences}, ${outbox}`);
+  await h.database.db.execute(
+    sql`truncate ${commitments}, ${preferences}, ${outbox}, ${pointsLedger}, ${settlements}, ${meterChunks}`,
+  );
+  clock.set(NOW);
   platform.dt = unconfiguredPlatform.dt;
   fake.reset();
   fake.clearData();
@@ -60,27 +75,93 @@ function useFakeDt() {
 }
 
 let seq = 0;
-/** A settled (or other) commitment as settlement would have left it. */
+/**
+ * A commitment as settlement would have left it (settled, delivered, unless told otherwise). A
+ * settled row gets its ledger entry (manual for a hand settlement), so reward_points_actual is the
+ * sum of its entries as settlement keeps it.
+ */
 async function seed(userId: string, values: Partial<NewCommitmentRow> & { start: string; points?: number }) {
   seq += 1;
   const start = new Date(values.start);
-  await h.database.db.insert(commitments).values({
-    userId,
-    suggestionId: `w-${seq}`,
-    communityId: "rec-a",
-    deviceId: `dev-${userId}`,
-    periodStart: start,
-    periodEnd: new Date(start.getTime() + 3_600_000),
-    committedAt: new Date(start.getTime() - 86_400_000),
-    status: "settled",
-    rewardPointsEstimated: 10,
-    rewardPointsActual: values.points ?? 0,
-    settledAt: new Date(start.getTime() + 86_400_000),
-    settlementOutcome: "delivered",
-    settlementPointsPerKwh: 10,
-    settlementBonusPct: 0,
-    ...values,
+  const [row] = await h.database.db
+    .insert(commitments)
+    .values({
+      userId,
+      suggestionId: `w-${seq}`,
+      communityId: "rec-a",
+      deviceId: `dev-${userId}`,
+      periodStart: start,
+      periodEnd: new Date(start.getTime() + HOUR),
+      committedAt: new Date(start.getTime() - DAY),
+      status: "settled",
+      rewardPointsEstimated: 10,
+      rewardPointsActual: values.points ?? 0,
+      settledAt: new Date(start.getTime() + DAY),
+      settlementOutcome: "delivered",
+      settlementPointsPerKwh: 15,
+      settlementBonusPct: 0,
+      settlementRevision: values.status === undefined || values.status === "settled" ? 1 : 0,
+      ...values,
+    })
+    .returning();
+  if (!row) throw new Error("seed insert returned no row");
+  if (row.status === "settled") {
+    await h.database.db.insert(pointsLedger).values({
+      commitmentId: row.id,
+      userId,
+      communityId: row.communityId,
+      kind: row.settlementOutcome === "manual" ? "manual" : "settlement",
+      points: row.rewardPointsActual ?? 0,
+      revision: 1,
+      createdAt: row.settledAt ?? start,
+    });
+  }
+  return row;
+}
+
+/** The settlement run, as the listener starts it after the daily flow. */
+async function runSettlement(at: string) {
+  clock.set(at);
+  const ctx = createTestCtx({
+    db: h.database.db,
+    actor: { kind: "system", id: "system" },
+    authorizer: h.deps.authorizer,
+    now: clock.now,
+    platform,
   });
+  return settleDueCommitments({ ctx });
+}
+
+/** Hourly readings of `dev-<sub>` in rec-a from 2026-03-10 to NOW: 0.5 kWh, `inWindow(hour)` in 2026-04-08 09:00–12:00Z. */
+function seedReadings(sub: string, inWindow: (at: number) => number) {
+  const rows = [];
+  for (let at = Date.parse("2026-03-10T00:00:00Z"); at < NOW.getTime(); at += HOUR) {
+    const window = at >= Date.parse("2026-04-08T09:00:00Z") && at < Date.parse("2026-04-08T12:00:00Z");
+    rows.push({
+      ts: new Date(at).toISOString().slice(0, 19),
+      device_id: `dev-${sub}`,
+      consumption_kwh: window ? inWindow(at) : 0.5,
+    });
+  }
+  fake.addConsumption("rec-a", rows);
+}
+
+/** An operator records yesterday's window (2026-04-08 11:00–14:00 CEST) for `sub`: a member may commit to open windows only. */
+async function recordYesterday(sub: string): Promise<string> {
+  const created = await h.call("POST", "/api/commitments", {
+    token: await h.service(["flexibility.admin"], "svc-operator"),
+    body: {
+      user_id: sub,
+      suggestion_id: `w-${sub}`,
+      community_id: "rec-a",
+      device_id: `dev-${sub}`,
+      period_start: "2026-04-08T09:00:00Z",
+      period_end: "2026-04-08T12:00:00Z",
+      reward_points_estimated: 10,
+    },
+  });
+  expect(created.status, created.text).toBe(201);
+  return created.json.id;
 }
 
 describe("GET /api/points/me", () => {
@@ -92,54 +173,58 @@ describe("GET /api/points/me", () => {
       season: { ...SEASON, points: 0 },
       level: 1,
       next_level_at: 100,
-      streak: { current: 0, best: 0 },
+      streak: { current: 0, best: 0, multiplier: 1 },
       counts: { committed: 0, settled: 0, fulfilled: 0, cancelled: 0, rejected: 0 },
       fulfilment_rate: null,
       recent_settlements: [],
     });
   });
 
-  test("totals, season, level, streak, counts and the latest settlements newest first", async () => {
-    // Last season: a delivered 100. This season in window order: delivered 15, not delivered, delivered 16
-    // (bonus 5 %), no baseline 20, manual 7, delivered 12 (bonus 5 %: the unjudged ones did not break it).
-    await seed("alice", { start: "2026-02-02T10:00:00Z", points: 100, deliveredKwh: "10" });
-    await seed("alice", {
-      start: "2026-04-01T09:00:00Z",
-      points: 15,
-      actualKwh: "3",
-      baselineKwh: "1.5",
-      deliveredKwh: "1.5",
-    });
-    await seed("alice", {
-      start: "2026-04-02T09:00:00Z",
-      points: 0,
-      settlementOutcome: "not_delivered",
-      deliveredKwh: "0",
-    });
-    await seed("alice", {
-      start: "2026-04-03T09:00:00Z",
-      points: 16,
-      deliveredKwh: "1.5",
-      settlementBonusPct: 5,
-    });
-    await seed("alice", {
-      start: "2026-04-06T09:00:00Z",
-      points: 20,
-      settlementOutcome: "no_baseline",
-      actualKwh: "2.5",
-    });
-    await seed("alice", {
-      start: "2026-04-07T09:00:00Z",
-      points: 7,
+  test("totals from the ledger, this season's points, level, the weekly streak in force this week, counts and the latest settlements", async () => {
+    // Alice's ISO weeks (community time), what settlement made of each, and the streak level after it.
+    await seed("alice", { start: "2026-01-12T09:00:00Z", points: 40 }); // wk 12 Jan: D → level 1
+    await seed("alice", { start: "2026-01-20T09:00:00Z", points: 11 }); // wk 19 Jan: D → 2
+    await seed("alice", { start: "2026-01-27T09:00:00Z", points: 12 }); // wk 26 Jan: D and N → 3
+    await seed("alice", { start: "2026-01-29T09:00:00Z", settlementOutcome: "not_delivered" });
+    await seed("alice", { start: "2026-02-03T09:00:00Z", points: 13 }); // wk 2 Feb: D → 4
+    await seed("alice", { start: "2026-02-10T09:00:00Z", points: 14 }); // wk 9 Feb: D → 5 (best 5)
+    // wk 16 Feb: N only → max(5 − 1, round(5 × 0.5) = 2, half to even) = 4.
+    await seed("alice", { start: "2026-02-17T09:00:00Z", settlementOutcome: "not_delivered" });
+    // wk 23 Feb: two hand settlements (unjudged) → unchanged 4. Saturday 23:30 local is last
+    // season; Sunday 1 March 00:30 local (still 28 February in UTC) is this season.
+    const manual = {
       settlementOutcome: "manual",
       settlementPointsPerKwh: null,
       settlementBonusPct: null,
+    } as const;
+    await seed("alice", { start: "2026-02-28T22:30:00Z", points: 5, ...manual });
+    await seed("alice", { start: "2026-02-28T23:30:00Z", points: 7, ...manual });
+    // wk 2 Mar: no commitment → 3. wk 9 Mar: N only → max(2, 2) = 2. wk 16 Mar: none → max(1, 2) = 2.
+    await seed("alice", { start: "2026-03-10T09:00:00Z", settlementOutcome: "not_delivered" });
+    // wk 23 Mar: D on Monday 00:30 local (Sunday 22 March in UTC) → 3.
+    await seed("alice", { start: "2026-03-22T23:30:00Z", points: 20 });
+    // wk 30 Mar: a window still waiting for its readings, and a no_baseline: unjudged → unchanged 3.
+    await seed("alice", {
+      start: "2026-03-31T09:00:00Z",
+      status: "committed",
+      rewardPointsActual: null,
+      settledAt: null,
+      settlementOutcome: null,
     });
     await seed("alice", {
-      start: "2026-04-08T09:00:00Z",
-      points: 12,
-      deliveredKwh: "1.1",
-      settlementBonusPct: 5,
+      start: "2026-04-01T09:00:00Z",
+      points: 6,
+      settlementOutcome: "no_baseline",
+      actualKwh: "0.8",
+    });
+    // This week (6 April) counts from next week on: its miss does not lower the streak in force.
+    await seed("alice", {
+      start: "2026-04-07T09:00:00Z",
+      settlementOutcome: "not_delivered",
+      actualKwh: "0.52",
+      baselineKwh: "0.5",
+      deliveredKwh: "0.02",
+      settlementBonusPct: 15,
     });
     await seed("alice", {
       start: "2026-04-10T09:00:00Z",
@@ -148,56 +233,64 @@ describe("GET /api/points/me", () => {
       settledAt: null,
       settlementOutcome: null,
     });
-    await seed("alice", {
-      start: "2026-04-05T09:00:00Z",
-      status: "cancelled",
-      rewardPointsActual: null,
-      settledAt: null,
-      settlementOutcome: null,
-    });
-    await seed("alice", {
-      start: "2026-04-04T09:00:00Z",
-      status: "rejected",
-      rewardPointsActual: null,
-      settledAt: null,
-      settlementOutcome: null,
-    });
+    for (const status of ["cancelled", "rejected"] as const) {
+      await seed("alice", {
+        start: status === "cancelled" ? "2026-04-05T09:00:00Z" : "2026-04-04T09:00:00Z",
+        status,
+        rewardPointsActual: null,
+        settledAt: null,
+        settlementOutcome: null,
+      });
+    }
     await seed("bob", { start: "2026-04-01T09:00:00Z", points: 999, deliveredKwh: "99" });
 
     const res = await h.call("GET", "/api/points/me", { token: await h.participant("alice") });
 
     expect(res.status, res.text).toBe(200);
-    // 100 + 15 + 0 + 16 + 20 + 7 + 12 = 170 → level 2, next level at 200; this season 70.
+    // 40 + 11 + 12 + 13 + 14 + 5 + 7 + 20 + 6 = 128 → level 2, next at 200. This season (from
+    // 1 March local): 7 + 0 + 20 + 6 + 0 = 33.
     expect(res.json).toMatchObject({
-      total_points: 170,
-      season: { ...SEASON, points: 70 },
+      total_points: 128,
+      season: { ...SEASON, points: 33 },
       level: 2,
       next_level_at: 200,
-      // Window order: D, D | N | D, (no_baseline), (manual), D → current 2, best 2.
-      streak: { current: 2, best: 2 },
-      counts: { committed: 1, settled: 7, fulfilled: 4, cancelled: 1, rejected: 1 },
-      // 4 ÷ 7 = 0.571428… → 0.5714.
-      fulfilment_rate: 0.5714,
+      streak: { current: 3, best: 5, multiplier: 1.15 },
+      counts: { committed: 2, settled: 13, fulfilled: 6, cancelled: 1, rejected: 1 },
+      // 6 delivered of 13 settled = 0.461538… → 0.4615.
+      fulfilment_rate: 0.4615,
     });
-    expect(res.json.recent_settlements).toHaveLength(7);
+    // The latest 10 by settlement time.
+    expect(
+      res.json.recent_settlements.map((r: { outcome: string; points: number }) => [r.outcome, r.points]),
+    ).toEqual([
+      ["not_delivered", 0],
+      ["no_baseline", 6],
+      ["delivered", 20],
+      ["not_delivered", 0],
+      ["manual", 7],
+      ["manual", 5],
+      ["not_delivered", 0],
+      ["delivered", 14],
+      ["delivered", 13],
+      ["not_delivered", 0],
+    ]);
     expect(res.json.recent_settlements[0]).toEqual({
       commitment_id: expect.any(String),
-      period_start: "2026-04-08T09:00:00.000Z",
-      period_end: "2026-04-08T10:00:00.000Z",
-      actual_kwh: null,
-      baseline_kwh: null,
-      delivered_kwh: 1.1,
-      points_per_kwh: 10,
-      bonus: 0.05,
-      points: 12,
-      outcome: "delivered",
+      period_start: "2026-04-07T09:00:00.000Z",
+      period_end: "2026-04-07T10:00:00.000Z",
+      actual_kwh: 0.52,
+      baseline_kwh: 0.5,
+      delivered_kwh: 0.02,
+      points_per_kwh: 15,
+      bonus: 0.15,
+      points: 0,
+      outcome: "not_delivered",
     });
-    expect(res.json.recent_settlements[1]).toMatchObject({
+    expect(res.json.recent_settlements[4]).toMatchObject({
       outcome: "manual",
       points_per_kwh: null,
       bonus: null,
     });
-    expect(res.json.recent_settlements.at(-1).period_start).toBe("2026-02-02T10:00:00.000Z");
   });
 
   test("only the last 10 settlements are listed", async () => {
@@ -212,52 +305,62 @@ describe("GET /api/points/me", () => {
 
   test("after a settlement run the member reads what was settled", async () => {
     useFakeDt();
-    const rows = [];
-    for (let at = Date.parse("2026-03-10T00:00:00Z"); at < NOW.getTime(); at += 3_600_000) {
-      const inWindow = at >= Date.parse("2026-04-08T09:00:00Z") && at < Date.parse("2026-04-08T12:00:00Z");
-      rows.push({
-        ts: new Date(at).toISOString().slice(0, 19),
-        device_id: "dev-dora",
-        consumption_kwh: inWindow ? 1.025 : 0.5,
-      });
-    }
-    fake.addConsumption("rec-a", rows);
-    const token = await h.participant("dora");
-    // Yesterday's window: only an operator may record it now (a member commits to open windows only).
-    const created = await h.call("POST", "/api/commitments", {
-      token: await h.service(["flexibility.admin"], "svc-operator"),
-      body: {
-        user_id: "dora",
-        suggestion_id: "w-dora",
-        community_id: "rec-a",
-        device_id: "dev-dora",
-        period_start: "2026-04-08T09:00:00Z",
-        period_end: "2026-04-08T12:00:00Z",
-        reward_points_estimated: 10,
-      },
-    });
-    expect(created.status, created.text).toBe(201);
-    const ctx = createTestCtx({
-      db: h.database.db,
-      actor: { kind: "system", id: "system" },
-      authorizer: h.deps.authorizer,
-      now: () => NOW,
-      platform,
-    });
-    await settleDueCommitments({ ctx });
+    seedReadings("dora", () => 1.025);
+    const id = await recordYesterday("dora");
+    await runSettlement(NOW.toISOString());
 
-    const res = await h.call("GET", "/api/points/me", { token });
-    // 3 × 1.025 − 1.5 = 1.575 kWh → 15.75 → 16 points.
+    const res = await h.call("GET", "/api/points/me", { token: await h.participant("dora") });
+    // 3 × 1.025 = 3.075 against a baseline of 3 × 0.5: 1.575 kWh shifted, fraction 1.05 → effort
+    // 2.5; 1.575 × 15 × 2.5 = 59.0625 → 59 points.
     expect(res.json.recent_settlements).toEqual([
-      expect.objectContaining({
+      {
+        commitment_id: id,
+        period_start: "2026-04-08T09:00:00.000Z",
+        period_end: "2026-04-08T12:00:00.000Z",
         actual_kwh: 3.075,
         baseline_kwh: 1.5,
         delivered_kwh: 1.575,
-        points: 16,
+        points_per_kwh: 15,
         bonus: 0,
-      }),
+        points: 59,
+        outcome: "delivered",
+      },
     ]);
-    expect(res.json.total_points).toBe(16);
+    expect(res.json).toMatchObject({
+      total_points: 59,
+      season: { points: 59 },
+      counts: { settled: 1, fulfilled: 1 },
+      // Delivered this week: it lifts the streak from next week on.
+      streak: { current: 0, best: 0, multiplier: 1 },
+    });
+  });
+
+  test("a restatement's delta entry moves total_points: a reading corrected down the next day costs 17 points", async () => {
+    useFakeDt();
+    seedReadings("ezra", () => 1.0);
+    await recordYesterday("ezra");
+    await runSettlement(NOW.toISOString());
+    const token = await h.participant("ezra");
+    // 3.0 − 1.5 = 1.5 shifted (fraction 1.0 → effort 2.5) × 15 = 56.25 → 56.
+    expect((await h.call("GET", "/api/points/me", { token })).json.total_points).toBe(56);
+
+    // The meter operator corrects Wednesday 13:00–14:00 local from 1.0 to 0.8 kWh.
+    fake.clearData();
+    seedReadings("ezra", (at) => (at === Date.parse("2026-04-08T11:00:00Z") ? 0.8 : 1.0));
+    const summary = await runSettlement("2026-04-10T10:00:00.000Z");
+
+    expect(summary.restated).toBe(1);
+    const res = await h.call("GET", "/api/points/me", { token });
+    // 2.8 − 1.5 = 1.3 shifted (fraction 0.867 → effort 2) × 15 = 39: a delta of −17 on the ledger.
+    expect(res.json).toMatchObject({ total_points: 39, season: { points: 39 }, level: 1 });
+    expect(res.json.recent_settlements).toEqual([
+      expect.objectContaining({ actual_kwh: 2.8, delivered_kwh: 1.3, points: 39 }),
+    ]);
+    const ledger = await h.database.db.select().from(pointsLedger).where(eq(pointsLedger.userId, "ezra"));
+    expect(ledger.map((e) => [e.kind, e.points, e.revision])).toEqual([
+      ["settlement", 56, 1],
+      ["restatement", -17, 2],
+    ]);
   });
 });
 
@@ -265,9 +368,11 @@ describe("GET /api/leaderboard", () => {
   test("top 10 anonymous, equal points share a rank (1-1-3), my rank, points and percentile", async () => {
     const points = [50, 50, 30, 20, 20, 10, 9, 8, 7, 6, 5, 4];
     for (const [i, p] of points.entries()) await seed(`m${i}`, { start: "2026-04-02T09:00:00Z", points: p });
-    await seed("me", { start: "2026-04-03T09:00:00Z", points: 20 });
+    // Seasons start at community-local midnight: 1 March 00:30 local (28 February in UTC) is this
+    // season's, 28 February 23:30 local is the last one's.
+    await seed("me", { start: "2026-02-28T23:30:00Z", points: 20 });
     await seed("other-community", { start: "2026-04-03T09:00:00Z", points: 500, communityId: "rec-b" });
-    await seed("last-season", { start: "2026-03-02T09:00:00Z", points: 500 });
+    await seed("last-season", { start: "2026-02-28T22:30:00Z", points: 500 });
 
     const res = await h.call("GET", "/api/leaderboard", { token: await h.participant("me") });
 
