@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { commitments } from "@celine/core";
-import { eq } from "drizzle-orm";
+import { commitments, pointsLedger, settlements } from "@celine/core";
+import { asc, eq } from "drizzle-orm";
 import {
   createClock,
   expectFieldError,
@@ -14,7 +14,8 @@ import {
 } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
 
-// PATCH /api/commitments/{id}/settle (PLATFORM §1 settle request, issue 2 item 4).
+// PATCH /api/commitments/{id}/settle (PLATFORM §1 settle request, issue 2 item 4). A settlement by
+// hand is a ledger entry like any other (kind manual) with a stored settlement record (revision 1).
 
 const clock = createClock("2026-07-03T01:15:00.000Z");
 let h: Harness;
@@ -30,6 +31,21 @@ const settle = (token: string | undefined, id: string, body: unknown) =>
 // Each its own window: a member's live commitments never overlap.
 const live = async () =>
   (await seedCommitment(h, { userId: "alice", rewardPointsEstimated: 30, ...separateWindow() })).id;
+
+/** The commitment's ledger entries and stored settlement records, oldest first. */
+async function recordsOf(id: string) {
+  const ledger = await h.database.db
+    .select()
+    .from(pointsLedger)
+    .where(eq(pointsLedger.commitmentId, id))
+    .orderBy(asc(pointsLedger.id));
+  const stored = await h.database.db
+    .select()
+    .from(settlements)
+    .where(eq(settlements.commitmentId, id))
+    .orderBy(asc(settlements.revision));
+  return { ledger, stored };
+}
 
 describe("happy", () => {
   test("stores reward_points_actual, actual_kwh and settled_at; status settled, outcome manual", async () => {
@@ -53,6 +69,48 @@ describe("happy", () => {
     expect(Number(row?.actualKwh)).toBe(2.75);
     expect(row?.settledAt?.toISOString()).toBe("2026-07-03T01:15:00.000Z");
     expect(row?.settlementOutcome).toBe("manual");
+    expect(row?.settlementRevision).toBe(1);
+    expect(res.json.settlement_revision).toBe(1);
+  });
+
+  test("writes one manual ledger entry of the operator's points and a stored settlement record, revision 1", async () => {
+    const id = await live();
+    const res = await settle(settler, id, { reward_points_actual: 27, actual_kwh: 2.75 });
+    expect(res.status, res.text).toBe(200);
+
+    const { ledger, stored } = await recordsOf(id);
+    expect(ledger).toEqual([
+      expect.objectContaining({
+        commitmentId: id,
+        userId: "alice",
+        kind: "manual",
+        points: 27,
+        revision: 1,
+        createdAt: new Date("2026-07-03T01:15:00.000Z"),
+      }),
+    ]);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ revision: 1, method: "manual", outcome: "manual", points: 27 });
+    expect(stored[0]?.explanation).toMatchObject({
+      revision: 1,
+      settled_at: "2026-07-03T01:15:00.000Z",
+      method: "manual",
+      outcome: "manual",
+      points: 27,
+      config: null,
+      totals: null,
+      intervals: [],
+    });
+    // reward_points_actual is the sum of the ledger's entries.
+    expect(res.json.reward_points_actual).toBe(ledger.reduce((sum, e) => sum + e.points, 0));
+  });
+
+  test("zero points is still an entry: the ledger records that the commitment was settled", async () => {
+    const id = await live();
+    expect((await settle(settler, id, { reward_points_actual: 0 })).status).toBe(200);
+    const { ledger, stored } = await recordsOf(id);
+    expect(ledger.map((e) => [e.kind, e.points, e.revision])).toEqual([["manual", 0, 1]]);
+    expect(stored.map((s) => [s.revision, s.points])).toEqual([[1, 0]]);
   });
 
   test.each([
@@ -91,18 +149,39 @@ describe("errors", () => {
     expectProblem(await settle(settler, UNKNOWN_ID, { reward_points_actual: 1 }), 404);
   });
 
-  test("settling twice → 409, and the first settlement stands", async () => {
+  test("settling twice → 409, and the first settlement stands: one ledger entry, one record", async () => {
     const id = await live();
     expect((await settle(settler, id, { reward_points_actual: 9 })).status).toBe(200);
     expectProblem(await settle(settler, id, { reward_points_actual: 99 }), 409, "settled");
     const [row] = await h.database.db.select().from(commitments).where(eq(commitments.id, id));
     expect(row?.rewardPointsActual).toBe(9);
+    expect(row?.settlementRevision).toBe(1);
+    const { ledger, stored } = await recordsOf(id);
+    expect(ledger.map((e) => e.points)).toEqual([9]);
+    expect(stored.map((s) => s.points)).toEqual([9]);
   });
 
-  test.each(["cancelled", "rejected"] as const)("a %s commitment → 409", async (status) => {
-    const { id } = await seedCommitment(h, { userId: "alice", status });
-    expectProblem(await settle(settler, id, { reward_points_actual: 1 }), 409, status);
+  test("two concurrent settles of one commitment: one 200, one 409, one ledger entry", async () => {
+    const id = await live();
+    const answers = await Promise.all([
+      settle(settler, id, { reward_points_actual: 4 }),
+      settle(settler, id, { reward_points_actual: 5 }),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    const winner = answers.find((a) => a.status === 200)?.json.reward_points_actual;
+    const { ledger, stored } = await recordsOf(id);
+    expect(ledger.map((e) => e.points)).toEqual([winner]);
+    expect(stored).toHaveLength(1);
   });
+
+  test.each(["cancelled", "rejected"] as const)(
+    "a %s commitment → 409, and nothing is written",
+    async (status) => {
+      const { id } = await seedCommitment(h, { userId: "alice", status });
+      expectProblem(await settle(settler, id, { reward_points_actual: 1 }), 409, status);
+      expect(await recordsOf(id)).toEqual({ ledger: [], stored: [] });
+    },
+  );
 
   test.each([
     ["reward_points_actual missing", {}, "reward_points_actual"],
@@ -117,6 +196,7 @@ describe("errors", () => {
     expectFieldError(await settle(settler, id, body), field);
     const [row] = await h.database.db.select().from(commitments).where(eq(commitments.id, id));
     expect(row?.status).toBe("committed");
+    expect(await recordsOf(id)).toEqual({ ledger: [], stored: [] });
   });
 
   test("malformed id → 422 naming id", async () => {
@@ -150,6 +230,7 @@ describe("security", () => {
     expect(res.json.detail).toBe(decision.reason);
     const [row] = await h.database.db.select().from(commitments).where(eq(commitments.id, id));
     expect(row?.status).toBe("committed");
+    expect(await recordsOf(id)).toEqual({ ledger: [], stored: [] });
   });
 
   test.each([
