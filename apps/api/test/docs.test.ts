@@ -13,6 +13,8 @@ const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
   ["get", "/api/commitments/pending", [200, 401, 403, 422]],
   ["patch", "/api/commitments/{id}/settle", [200, 401, 403, 404, 409, 413, 415, 422]],
   ["get", "/api/commitments/export", [200, 401, 403, 422]],
+  ["get", "/api/commitments/{id}/settlement", [200, 401, 403, 404, 422]],
+  ["get", "/api/settlement/method", [200, 401, 403]],
   ["get", "/health", [200]],
   ["get", "/ready", [200, 503]],
 ];
@@ -76,6 +78,40 @@ describe("happy", () => {
         expect(security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { proxyToken: [] }]);
       else expect(security ?? [], `${method} ${path}`).toEqual([]);
     }
+  });
+
+  test("the settlement explanation and the method are named schemas, with every field the issue lists", () => {
+    const explanation = doc.components.schemas.SettlementExplanation;
+    expect(explanation, "SettlementExplanation missing").toBeDefined();
+    expect(explanation.required).toEqual(
+      expect.arrayContaining([
+        "commitment_id",
+        "method",
+        "config",
+        "window",
+        "intervals",
+        "adjustment",
+        "totals",
+        "multipliers",
+        "raw",
+        "cap",
+        "points",
+        "outcome",
+        "ledger",
+        "reward_points_actual",
+      ]),
+    );
+    const settlement = doc.paths["/api/commitments/{id}/settlement"].get;
+    expect(settlement.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/SettlementExplanation",
+    });
+    const method = doc.paths["/api/settlement/method"].get;
+    expect(method.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/SettlementMethod",
+    });
+    expect(doc.components.schemas.SettlementMethod.required).toEqual(
+      expect.arrayContaining(["id", "baseline", "adjustment", "points", "streak", "cap", "season"]),
+    );
   });
 
   test("the wire schemas keep the PLATFORM §1 enum values", () => {

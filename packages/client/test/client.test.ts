@@ -390,3 +390,71 @@ describe("suggestions: the BFF flow against the app wired to the Digital Twin fa
     expect(problem.detail).toContain("response");
   });
 });
+
+describe("settlement: getSettlement and getSettlementMethod (REST), commitments.settlement and settlement.method (tRPC)", () => {
+  test("the owner reads why a commitment got its points; an operator's hand settlement is one manual ledger entry", async () => {
+    const { rest, trpc } = await clientFor("settle-kim");
+    const created = await rest.createCommitment(windows.publish("settle-kim"));
+    const operator = createFlexibilityClient({
+      baseUrl,
+      token: await h.service(["flexibility.commitments.write"], "svc-settlement"),
+    });
+    const settled = await operator.rest.settleCommitment(created.id, { reward_points_actual: 12 });
+
+    const explained = await rest.getSettlement(created.id);
+
+    expect(explained).toMatchObject({
+      commitment_id: created.id,
+      outcome: "manual",
+      method: "manual",
+      points: 12,
+      reward_points_actual: 12,
+      revision: 1,
+      config: null,
+    });
+    // The entry is dated when the operator settled it.
+    expect(explained.ledger).toEqual([
+      { kind: "manual", points: 12, revision: 1, at: String(settled.settled_at) },
+    ]);
+    expect(await trpc.commitments.settlement.query({ id: created.id })).toEqual(explained);
+  });
+
+  test("somebody else's settlement and a live commitment are 404 ProblemErrors; a malformed id is 422", async () => {
+    const owner = await clientFor("settle-lou");
+    const live = await owner.rest.createCommitment(windows.publish("settle-lou"));
+    const notYet = (await rejection(owner.rest.getSettlement(live.id))) as ProblemError;
+    expect(notYet).toBeInstanceOf(ProblemError);
+    expect(notYet.status, notYet.message).toBe(404);
+    expect(notYet.detail).toContain("not settled yet");
+
+    const stranger = await clientFor("settle-stranger");
+    const hidden = (await rejection(stranger.rest.getSettlement(live.id))) as ProblemError;
+    expect(hidden.status, hidden.message).toBe(404);
+    expect(hidden.detail).toBe(`commitment ${live.id} not found`);
+    expect(
+      problemOf(await rejection(stranger.trpc.commitments.settlement.query({ id: live.id })))?.status,
+    ).toBe(404);
+
+    const malformed = (await rejection(owner.rest.getSettlement("not-a-uuid"))) as ProblemError;
+    expect(malformed.status, malformed.message).toBe(422);
+  });
+
+  test("the method in force, over REST and tRPC", async () => {
+    const { rest, trpc } = await clientFor("settle-method");
+    const method = await rest.getSettlementMethod();
+    expect(method).toMatchObject({
+      id: "reference-high-4-of-7/v1",
+      points: { rate_per_kwh: 15, accuracy_floor: 0.5 },
+      baseline: { lookback_days: 90, candidate_days: 7, select_days: 4 },
+      streak: { increment: 0.05, max_multiplier: 1.5, max_level: 10 },
+      cap: { multiplier: 2, min_windows: 5, lookback_days: 30 },
+    });
+    expect(await trpc.settlement.method.query()).toEqual(method);
+  });
+
+  test("no token → 401 ProblemError", async () => {
+    const { rest } = createFlexibilityClient({ baseUrl });
+    const problem = (await rejection(rest.getSettlementMethod())) as ProblemError;
+    expect(problem.status, problem.message).toBe(401);
+  });
+});

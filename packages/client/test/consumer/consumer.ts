@@ -47,6 +47,18 @@ export async function useEveryCall(): Promise<void> {
   // @ts-expect-error: no such procedure
   await client.trpc.commitments.remove.mutate({ id });
 
+  const explained = await client.rest.getSettlement(id);
+  const ledgerSum: number = explained.reward_points_actual;
+  const entryKind: "settlement" | "restatement" | "manual" | undefined = explained.ledger[0]?.kind;
+  const capKind: "device" | "community" | "none" | undefined = explained.cap?.kind;
+  // @ts-expect-error: the explanation has no such field
+  explained.nope;
+  const method = await client.rest.getSettlementMethod();
+  const rate: number = method.points.rate_per_kwh;
+  const viaTrpcMethod = await client.trpc.settlement.method.query();
+  const trpcRate: number = viaTrpcMethod.points.rate_per_kwh;
+  console.log(ledgerSum, entryKind, capKind, rate, trpcRate);
+
   const raw = await client.rest.routes.api.commitments.$get({ query: { limit: "5" } });
   const rawStatus: number = raw.status;
 
