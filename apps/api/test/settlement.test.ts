@@ -500,7 +500,7 @@ describe("happy", () => {
       method: "manual",
       outcome: "manual",
       points: 27,
-      reason: expect.stringMatching(/^settled by hand by service /),
+      reason: "settled by hand by an operator",
       config: null,
       window: {
         start: "2026-04-10T16:00:00.000Z",

@@ -76,14 +76,14 @@ export async function settleCommitment({
 /** What a settlement by hand stores: the operator's figures, nothing computed. */
 function manualSettlement(row: CommitmentRow, ctx: Ctx, now: Date): StoredSettlement {
   const hours = (row.periodEnd.getTime() - row.periodStart.getTime()) / 3_600_000;
-  const by = ctx.actor.kind === "system" ? "the system" : `${ctx.actor.kind} ${ctx.actor.id}`;
   return {
     revision: 1,
     settled_at: formatInstant(now),
     method: "manual",
     outcome: "manual",
     points: row.rewardPointsActual ?? 0,
-    reason: `settled by hand by ${by}`,
+    // Shown to the member: who the operator was stays in the operator's own logs, not here.
+    reason: "settled by hand by an operator",
     config: null,
     window: {
       start: formatInstant(row.periodStart),
