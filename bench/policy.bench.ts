@@ -11,7 +11,18 @@ import { ACCESS_ENTRYPOINT, loadAccessPolicy } from "../packages/policy/test/acc
 const DECISIONS = 100_000;
 const WARMUP = 20_000;
 
-const ACTIONS = ["read", "write", "delete", "respond", "service", "settle", "export", "record", "launch"];
+const ACTIONS = [
+  "read",
+  "write",
+  "delete",
+  "respond",
+  "service",
+  "settle",
+  "export",
+  "record",
+  "erase",
+  "launch",
+];
 const SCOPE_SETS = [
   [],
   ["flexibility.commitments.read"],

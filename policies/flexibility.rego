@@ -13,7 +13,8 @@ participant_actions := {"read", "write", "delete", "respond"}
 
 # Scopes that let a service perform each action. `flexibility.read` / `flexibility.write` are legacy
 # aliases of the commitments scopes; export is reachable by its own scope only (admin does not imply it);
-# recording a commitment on a member's behalf (`record`) is for operators, who hold flexibility.admin.
+# recording a commitment on a member's behalf (`record`) is for operators, who hold flexibility.admin;
+# so is erasing everything held about a member (`erase`): never a participant, not even for themself.
 service_scopes := {
 	"read": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
 	"service": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
@@ -22,6 +23,7 @@ service_scopes := {
 	"settle": {"flexibility.commitments.write", "flexibility.write", "flexibility.admin"},
 	"export": {"flexibility.commitments.export"},
 	"record": {"flexibility.admin"},
+	"erase": {"flexibility.admin"},
 }
 
 # The scope named in a denial: the canonical one, not an alias.
@@ -33,6 +35,7 @@ required_scope := {
 	"settle": "flexibility.commitments.write",
 	"export": "flexibility.commitments.export",
 	"record": "flexibility.admin",
+	"erase": "flexibility.admin",
 }
 
 action := input.action.name

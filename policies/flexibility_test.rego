@@ -4,7 +4,7 @@ package celine.flexibility.access_test
 
 import data.celine.flexibility.access
 
-actions := ["read", "write", "delete", "respond", "service", "settle", "export", "record", "launch_rockets"]
+actions := ["read", "write", "delete", "respond", "service", "settle", "export", "record", "erase", "launch_rockets"]
 
 participant(id) := {"id": id, "is_service": false, "scopes": [], "roles": ["participant"]}
 
@@ -53,7 +53,7 @@ test_participant_stranger_reason if {
 }
 
 test_participant_service_actions_reason if {
-	every name in ["service", "settle", "export", "record"] {
+	every name in ["service", "settle", "export", "record", "erase"] {
 		reason_for(participant("alice"), name, "alice") == "action not permitted"
 	}
 }
@@ -77,7 +77,7 @@ test_service_legacy_write_alias if {
 }
 
 test_service_admin_everything_but_export if {
-	allowed_actions(service(["flexibility.admin"]), "bob") == {"read", "service", "write", "delete", "settle", "record"}
+	allowed_actions(service(["flexibility.admin"]), "bob") == {"read", "service", "write", "delete", "settle", "record", "erase"}
 }
 
 test_service_record_needs_admin if {
@@ -86,6 +86,21 @@ test_service_record_needs_admin if {
 		not access.allow with input as request(service(scopes), "record", "bob")
 		reason_for(service(scopes), "record", "bob") == "missing scope flexibility.admin"
 	}
+}
+
+test_service_erase_needs_admin if {
+	access.allow with input as request(service(["flexibility.admin"]), "erase", "bob")
+	every scopes in [["flexibility.commitments.write"], ["flexibility.write"], ["flexibility.commitments.read", "flexibility.commitments.write", "flexibility.commitments.export"]] {
+		not access.allow with input as request(service(scopes), "erase", "bob")
+		reason_for(service(scopes), "erase", "bob") == "missing scope flexibility.admin"
+	}
+}
+
+test_participant_never_erases_even_themself if {
+	not access.allow with input as request(participant("alice"), "erase", "alice")
+	reason_for(participant("alice"), "erase", "alice") == "action not permitted"
+	p := object.union(participant("alice"), {"scopes": ["flexibility.admin"]})
+	not access.allow with input as request(p, "erase", "alice")
 }
 
 test_service_export_only if {
@@ -113,6 +128,7 @@ test_service_missing_scope_reasons if {
 	reason_for(service(["flexibility.read"]), "settle", "bob") == "missing scope flexibility.commitments.write"
 	reason_for(service(["flexibility.admin"]), "export", "bob") == "missing scope flexibility.commitments.export"
 	reason_for(service([]), "record", "bob") == "missing scope flexibility.admin"
+	reason_for(service([]), "erase", "bob") == "missing scope flexibility.admin"
 }
 
 test_allowed_reason if {

@@ -1,8 +1,20 @@
 import type { Actor, Ctx, PolicyInput } from "./context.ts";
 import { ForbiddenError } from "./errors.ts";
 
-/** `record`: a service records a commitment on a member's behalf (operators: `flexibility.admin` only). */
-export type Action = "read" | "write" | "delete" | "respond" | "service" | "settle" | "export" | "record";
+/**
+ * `record`: a service records a commitment on a member's behalf; `erase`: a service erases everything
+ * held about a member (both operators only: `flexibility.admin`).
+ */
+export type Action =
+  | "read"
+  | "write"
+  | "delete"
+  | "respond"
+  | "service"
+  | "settle"
+  | "export"
+  | "record"
+  | "erase";
 
 /**
  * Ask the policy; throw ForbiddenError with the policy's reason on anything but an allow.

@@ -16,6 +16,7 @@ const SERVICE_SCOPES: Record<string, { accepted: string[]; required: string }> =
   settle: { accepted: WRITE, required: "flexibility.commitments.write" },
   export: { accepted: ["flexibility.commitments.export"], required: "flexibility.commitments.export" },
   record: { accepted: ["flexibility.admin"], required: "flexibility.admin" },
+  erase: { accepted: ["flexibility.admin"], required: "flexibility.admin" },
 };
 
 function field(x: unknown, key: string): unknown {

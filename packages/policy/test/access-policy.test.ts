@@ -34,6 +34,7 @@ const ACTIONS = [
   "settle",
   "export",
   "record",
+  "erase",
   "launch_rockets",
 ] as const;
 
@@ -91,7 +92,7 @@ const MATRIX: Who[] = [
     label: "service admin",
     subject: service(["flexibility.admin"]),
     owner: "bob",
-    allowed: ["read", "service", "write", "delete", "settle", "record"],
+    allowed: ["read", "service", "write", "delete", "settle", "record", "erase"],
     denial: "",
   },
   {
@@ -111,10 +112,10 @@ function expectedDenial(who: Who, action: string): string {
     if (!["read", "write", "delete", "respond"].includes(action)) return "action not permitted";
     return "not resource owner";
   }
-  if (!["read", "service", "write", "delete", "settle", "export", "record"].includes(action))
+  if (!["read", "service", "write", "delete", "settle", "export", "record", "erase"].includes(action))
     return "action not permitted";
   if (action === "export") return "missing scope flexibility.commitments.export";
-  if (action === "record") return "missing scope flexibility.admin";
+  if (action === "record" || action === "erase") return "missing scope flexibility.admin";
   if (action === "read" || action === "service") return READ_DENIAL;
   return "missing scope flexibility.commitments.write";
 }

@@ -16,6 +16,7 @@ const ACTIONS = [
   "settle",
   "export",
   "record",
+  "erase",
   "READ",
   "",
   "admin",
