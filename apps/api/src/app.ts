@@ -11,6 +11,7 @@ import { toProblem } from "./lib/errors.ts";
 import { problem } from "./lib/problem.ts";
 import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { members } from "./routes/members/index.ts";
 import { createRouter } from "./routes/openapi.ts";
 import { points } from "./routes/points/index.ts";
 import { settlement } from "./routes/settlement/index.ts";
@@ -93,7 +94,8 @@ export function createApp(deps: AppDeps) {
     .route("/", commitments)
     .route("/", suggestions)
     .route("/", points)
-    .route("/", settlement);
+    .route("/", settlement)
+    .route("/", members);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

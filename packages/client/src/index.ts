@@ -20,6 +20,7 @@ export {
   type CreateCommitmentBody,
   createRestClient,
   type ListCommitmentsParams,
+  type MemberErasure,
   type RespondBody,
   type RespondResult,
   type RestClient,

@@ -41,6 +41,8 @@ export type SettlementMethod = SuccessBody<RestRoutes["api"]["settlement"]["meth
 export type Suggestion = SuccessBody<Suggestions["$get"]>[number];
 export type RespondBody = InferRequestType<Suggestions[":id"]["respond"]["$post"]>["json"];
 export type RespondResult = SuccessBody<Suggestions[":id"]["respond"]["$post"]>;
+/** Rows erased per kind by `DELETE /api/members/{user_id}` (all 0 when nothing was held). */
+export type MemberErasure = SuccessBody<RestRoutes["api"]["members"][":user_id"]["$delete"]>;
 
 /**
  * The REST client: `routes` is Hono's `hc` client typed from the API's `AppType` (every route);
@@ -65,6 +67,8 @@ export type RestClient = {
   getSettlement(id: string): Promise<Settlement>;
   /** `GET /api/settlement/method`: the baseline, thresholds, tiers, streak and cap in force. */
   getSettlementMethod(): Promise<SettlementMethod>;
+  /** `DELETE /api/members/{user_id}`: erase everything held about a member (operators: flexibility.admin). */
+  eraseMember(userId: string): Promise<MemberErasure>;
 };
 
 export function createRestClient(options: FlexibilityClientOptions): RestClient {
@@ -123,6 +127,11 @@ export function createRestClient(options: FlexibilityClientOptions): RestClient 
       if (res.status === 200) return res.json();
       throw unexpected(res);
     },
+    async eraseMember(userId) {
+      const res = await routes.api.members[":user_id"].$delete({ param: { user_id: memberSegment(userId) } });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
   };
 }
 
@@ -133,6 +142,19 @@ function toQuery(params: ListCommitmentsParams): Record<string, string> {
     if (value !== undefined) query[key] = String(value);
   }
   return query;
+}
+
+/**
+ * `hc` puts a param into the path as it is: encoded, a member's id is always one segment of this route
+ * (unencoded, `../commitments/<id>` would be another route). `.` and `..` stay dot segments even
+ * encoded (URLs resolve them away), so they cannot be sent here at all: tRPC `members.erase` can.
+ */
+function memberSegment(userId: string): string {
+  if (userId === "." || userId === "..")
+    throw new RangeError(
+      `member id ${JSON.stringify(userId)} cannot be a path segment; use tRPC members.erase`,
+    );
+  return encodeURIComponent(userId);
 }
 
 /** A 2xx other than the documented one: the API and this client disagree. */

@@ -2,6 +2,7 @@ import type { Database, Db } from "./db/database.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Platform } from "./platform/ports.ts";
+import type { MemberErasure } from "./schemas/members.ts";
 import { DEFAULT_METHOD, type SettlementMethod } from "./settlement/method.ts";
 
 /** Who is asking. Participants and services come from a verified token; `system` is our own jobs. */
@@ -19,14 +20,28 @@ export type Decision = { allow: boolean; reason: string };
 /** The policy decision point; implementations must never throw and must deny on any error. */
 export type Authorizer = (input: PolicyInput) => Promise<Decision>;
 
-export type AuditRecord = {
-  event: "denied";
-  action: string;
-  sub: string | null;
-  client_id: string | null;
-  reason: string;
-  request_id: string | null;
-};
+/**
+ * What the audit log keeps: every refusal, and every erasure of a member's data (who erased whom,
+ * and how many rows of each kind; never the rows themselves).
+ */
+export type AuditRecord =
+  | {
+      event: "denied";
+      action: string;
+      sub: string | null;
+      client_id: string | null;
+      reason: string;
+      request_id: string | null;
+    }
+  | {
+      event: "erased";
+      action: "erase";
+      sub: string;
+      client_id: string | null;
+      member: string;
+      erased: MemberErasure;
+      request_id: string | null;
+    };
 
 export type CoreConfig = {
   /** IANA zone that labels, baselines, weeks, seasons and nudge facts are expressed in. */
@@ -53,7 +68,7 @@ export type Ctx = {
   actor: Actor;
   authorizer: Authorizer;
   log: Logger;
-  /** Receives one record per refusal. */
+  /** Receives one record per refusal and per erasure. */
   audit: (record: AuditRecord) => void;
   config: CoreConfig;
   requestId: string | null;

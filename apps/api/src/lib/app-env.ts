@@ -9,7 +9,7 @@ export type AppDeps = {
   policy: { loaded: boolean; detail: string };
   verifier: TokenVerifier;
   log: Logger;
-  /** The dedicated audit logger: one line per refusal. */
+  /** The dedicated audit logger: one line per refusal and per erasure of a member's data. */
   audit: Logger;
   core: CoreConfig;
   jwtHeaderName: string;

@@ -34,7 +34,10 @@ export async function contextFor(
     actor,
     authorizer: deps.authorizer,
     log,
-    audit: (record) => deps.audit.warn("access denied", record),
+    audit: (record) =>
+      record.event === "denied"
+        ? deps.audit.warn("access denied", record)
+        : deps.audit.info("member erased", record),
     config: deps.core,
     requestId,
     now: deps.now ?? (() => new Date()),
