@@ -15,6 +15,7 @@ const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
   ["get", "/api/commitments/export", [200, 401, 403, 422]],
   ["get", "/api/commitments/{id}/settlement", [200, 401, 403, 404, 422]],
   ["get", "/api/settlement/method", [200, 401, 403]],
+  ["delete", "/api/members/{user_id}", [200, 401, 403, 422]],
   ["get", "/health", [200]],
   ["get", "/ready", [200, 503]],
 ];

@@ -458,3 +458,37 @@ describe("settlement: getSettlement and getSettlementMethod (REST), commitments.
     expect(problem.status, problem.message).toBe(401);
   });
 });
+
+describe("members: eraseMember (REST), members.erase (tRPC)", () => {
+  test("an operator erases a member: the counts come back and the member's commitments are gone", async () => {
+    const member = await clientFor("erase-ann");
+    await member.rest.createCommitment(windows.publish("erase-ann"));
+    const operator = createFlexibilityClient({
+      baseUrl,
+      token: await h.service(["flexibility.admin"], "svc-ops"),
+    });
+
+    const erased = await operator.rest.eraseMember("erase-ann");
+
+    expect(erased).toMatchObject({ commitments: 1 });
+    expect((await member.rest.listCommitments()).total).toBe(0);
+    expect(await operator.trpc.members.erase.mutate({ user_id: "erase-ann" })).toMatchObject({
+      commitments: 0,
+    });
+  });
+
+  test("an id with a slash travels as one path segment; '..' is refused before any request", async () => {
+    const operator = createFlexibilityClient({
+      baseUrl,
+      token: await h.service(["flexibility.admin"], "svc-ops"),
+    });
+    expect(await operator.rest.eraseMember("team/alice")).toMatchObject({ commitments: 0 });
+    await expect(operator.rest.eraseMember("..")).rejects.toBeInstanceOf(RangeError);
+  });
+
+  test("a participant cannot erase, not even themself: 403 ProblemError", async () => {
+    const { rest } = await clientFor("erase-bo");
+    const problem = (await rejection(rest.eraseMember("erase-bo"))) as ProblemError;
+    expect(problem.status, problem.message).toBe(403);
+  });
+});
