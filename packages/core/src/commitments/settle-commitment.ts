@@ -5,6 +5,7 @@ import { type CommitmentRow, commitments, pointsLedger, settlements } from "../d
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { CommitmentIdParam, type CommitmentOut, SettleCommitmentInput } from "../schemas/commitments.ts";
 import type { StoredSettlement } from "../schemas/settlement.ts";
+import { nothingComputed, windowOut } from "../settlement/decide.ts";
 import { READING_INTERVAL_MS } from "../settlement/meter-store.ts";
 import { createZonedClock } from "../settlement/zoned-clock.ts";
 import { formatInstant } from "../time.ts";
@@ -75,7 +76,6 @@ export async function settleCommitment({
 
 /** What a settlement by hand stores: the operator's figures, nothing computed. */
 function manualSettlement(row: CommitmentRow, ctx: Ctx, now: Date): StoredSettlement {
-  const hours = (row.periodEnd.getTime() - row.periodStart.getTime()) / 3_600_000;
   return {
     revision: 1,
     settled_at: formatInstant(now),
@@ -85,20 +85,10 @@ function manualSettlement(row: CommitmentRow, ctx: Ctx, now: Date): StoredSettle
     // Shown to the member: who the operator was stays in the operator's own logs, not here.
     reason: "settled by hand by an operator",
     config: null,
-    window: {
-      start: formatInstant(row.periodStart),
-      end: formatInstant(row.periodEnd),
-      hours,
-      local_date: createZonedClock(ctx.config.communityTimezone).local(row.periodStart).date,
-      interval_minutes: READING_INTERVAL_MS / 60_000,
-    },
-    intervals: [],
-    adjustment: null,
-    totals: null,
-    multipliers: null,
-    accuracy: null,
-    streak: null,
-    raw: null,
-    cap: null,
+    window: windowOut(row, {
+      clock: createZonedClock(ctx.config.communityTimezone),
+      intervalMs: READING_INTERVAL_MS,
+    }),
+    ...nothingComputed(),
   };
 }

@@ -84,31 +84,7 @@ export function decide(evidence: Evidence, context: Context): Decision {
   if (missing > 0 && !overdue)
     return { kind: "wait", reason: `${missing} of ${actual.length} readings not in yet` };
 
-  const window = {
-    start: formatInstant(c.periodStart),
-    end: formatInstant(c.periodEnd),
-    hours: (c.periodEnd.getTime() - c.periodStart.getTime()) / 3_600_000,
-    local_date: clock.local(c.periodStart).date,
-    interval_minutes: intervalMs / 60_000,
-  };
-  const blank = {
-    method: method.id,
-    config: context.config,
-    window,
-    intervals: [],
-    adjustment: null,
-    totals: null,
-    multipliers: null,
-    accuracy: null,
-    streak: null,
-    raw: null,
-    cap: null,
-    actualMicroKwh: null,
-    adjustedMicroKwh: null,
-    shiftedMicroKwh: null,
-    selectedDays: null,
-    streakMultiplier: null,
-  };
+  const blank = blankVerdict(c, context);
   if (counted.length === 0) {
     return {
       kind: "close",
@@ -286,19 +262,15 @@ export function closeWithout(
   commitment: Commitment,
   context: Context,
 ): Verdict {
+  return { ...blankVerdict(commitment, context), outcome, points: 0, reason };
+}
+
+/** The parts of a settlement that nothing computed: no interval, no totals, no multiplier. */
+export function nothingComputed(): Pick<
+  StoredSettlement,
+  "intervals" | "adjustment" | "totals" | "multipliers" | "accuracy" | "streak" | "raw" | "cap"
+> {
   return {
-    method: context.method.id,
-    config: context.config,
-    outcome,
-    points: 0,
-    reason,
-    window: {
-      start: formatInstant(commitment.periodStart),
-      end: formatInstant(commitment.periodEnd),
-      hours: (commitment.periodEnd.getTime() - commitment.periodStart.getTime()) / 3_600_000,
-      local_date: context.clock.local(commitment.periodStart).date,
-      interval_minutes: context.intervalMs / 60_000,
-    },
     intervals: [],
     adjustment: null,
     totals: null,
@@ -307,6 +279,29 @@ export function closeWithout(
     streak: null,
     raw: null,
     cap: null,
+  };
+}
+
+/** The window as a settlement shows it. */
+export function windowOut(
+  { periodStart, periodEnd }: { periodStart: Date; periodEnd: Date },
+  { clock, intervalMs }: Pick<Context, "clock" | "intervalMs">,
+): StoredSettlement["window"] {
+  return {
+    start: formatInstant(periodStart),
+    end: formatInstant(periodEnd),
+    hours: (periodEnd.getTime() - periodStart.getTime()) / 3_600_000,
+    local_date: clock.local(periodStart).date,
+    interval_minutes: intervalMs / 60_000,
+  };
+}
+
+function blankVerdict(c: Commitment, context: Context) {
+  return {
+    method: context.method.id,
+    config: context.config,
+    window: windowOut(c, context),
+    ...nothingComputed(),
     actualMicroKwh: null,
     adjustedMicroKwh: null,
     shiftedMicroKwh: null,

@@ -11,6 +11,7 @@ import {
 } from "../schemas/settlement.ts";
 import { formatInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
+import { nothingComputed, windowOut } from "./decide.ts";
 import { READING_INTERVAL_MS } from "./meter-store.ts";
 import { describeMethod } from "./method.ts";
 import { createZonedClock } from "./zoned-clock.ts";
@@ -76,8 +77,10 @@ export async function getSettlementMethod({ ctx }: { ctx: Ctx }): Promise<Settle
 /** A commitment settled before settlements were stored (the earlier method): its recorded columns, as they were. */
 function recordedBefore(row: typeof c.$inferSelect, ctx: Ctx): StoredSettlement {
   const kwh = (value: string | null) => (value === null ? null : Number(value));
-  const start = row.periodStart.getTime();
-  const end = row.periodEnd.getTime();
+  const window = windowOut(row, {
+    clock: createZonedClock(ctx.config.communityTimezone),
+    intervalMs: READING_INTERVAL_MS,
+  });
   const actual = kwh(row.actualKwh);
   const baseline = kwh(row.baselineKwh);
   const delivered = kwh(row.deliveredKwh);
@@ -92,15 +95,8 @@ function recordedBefore(row: typeof c.$inferSelect, ctx: Ctx): StoredSettlement 
         ? "settled by hand by an operator"
         : "settled before per-interval settlements were stored: the figures recorded then",
     config: null,
-    window: {
-      start: formatInstant(row.periodStart),
-      end: formatInstant(row.periodEnd),
-      hours: (end - start) / 3_600_000,
-      local_date: createZonedClock(ctx.config.communityTimezone).local(row.periodStart).date,
-      interval_minutes: READING_INTERVAL_MS / 60_000,
-    },
-    intervals: [],
-    adjustment: null,
+    window,
+    ...nothingComputed(),
     totals:
       actual === null || baseline === null || delivered === null
         ? null
@@ -110,15 +106,10 @@ function recordedBefore(row: typeof c.$inferSelect, ctx: Ctx): StoredSettlement 
             adjusted_baseline_kwh: baseline,
             shifted_kwh: delivered,
             shift_fraction: baseline > 0 ? delivered / baseline : 0,
-            average_shift_kw: delivered / ((end - start) / 3_600_000),
+            average_shift_kw: delivered / window.hours,
             qualifies: row.settlementOutcome === "delivered",
             intervals_counted: 0,
             intervals_missing: 0,
           },
-    multipliers: null,
-    accuracy: null,
-    streak: null,
-    raw: null,
-    cap: null,
   };
 }
