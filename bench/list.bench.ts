@@ -8,7 +8,7 @@
 // of the API under the same load, split by stage.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listPageStatement } from "@celine/core";
+import { listPageStatement } from "@celine/core/db";
 import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
 import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";

@@ -1,5 +1,11 @@
-import { describeEnvIssues, type Env, PlatformEnv, type SettlementMethod, withAliases } from "@celine/core";
-import { withSettlementMethod } from "@celine/core/db";
+import type { SettlementMethod } from "@celine/core";
+import {
+  describeEnvIssues,
+  type Env,
+  PlatformEnv,
+  withAliases,
+  withSettlementMethod,
+} from "@celine/platform/env";
 import { z } from "zod";
 
 export const ApiEnv = PlatformEnv.extend({

@@ -2,20 +2,16 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
-  coreConfigOf,
   createLogger,
   createMetrics,
-  type Database,
-  insecureSettings,
-  isDev,
-  jwksUriOf,
   type LogSink,
   type OutboxRelay,
   type Platform,
   startOutboxRelay,
 } from "@celine/core";
-import { openDatabase } from "@celine/core/db";
+import { type Database, openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
+import { coreConfigOf, insecureSettings, isDev, jwksUriOf } from "@celine/platform/env";
 import { createApp } from "./app.ts";
 import type { ApiEnv } from "./env.ts";
 import { createTokenVerifier } from "./lib/identity.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { commitments } from "@celine/core";
+import { commitments } from "@celine/core/db";
 import { eq } from "drizzle-orm";
 import {
   expectFieldError,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { commitments } from "@celine/core";
+import { commitments } from "@celine/core/db";
 import { isNull, sql } from "drizzle-orm";
 import { HOOK_TIMEOUT, SCOPE, seedCommitment } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";

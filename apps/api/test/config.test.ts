@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/core";
+import { type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/platform/env";
 import { parseApiEnv } from "../src/env.ts";
 
 // PLATFORM §7 configuration: parsed once with zod, aliases accepted, and outside CELINE_ENV=dev a

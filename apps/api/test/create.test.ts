@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { commitments, offers } from "@celine/core";
+import { commitments, offers } from "@celine/core/db";
 import { and, eq } from "drizzle-orm";
 import {
   commitmentBody,

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { COMMITTED_EVENT, commitmentEvent, committedTopic, DEFAULT_CORE_CONFIG } from "@celine/core";
 import {
-  COMMITTED_EVENT,
   commitmentEntries,
-  commitmentEvent,
   commitments,
-  committedTopic,
-  DEFAULT_CORE_CONFIG,
   meterChunks,
   offers,
   outbox,
@@ -13,7 +10,7 @@ import {
   pointsLedger,
   preferences,
   settlements,
-} from "@celine/core";
+} from "@celine/core/db";
 import { eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { createClock, expectProblem, HOOK_TIMEOUT, SCOPE } from "./fixtures.ts";

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { commitments } from "@celine/core";
+import { commitments } from "@celine/core/db";
 import { and, eq } from "drizzle-orm";
 import { createClock, HOOK_TIMEOUT } from "./fixtures.ts";
 import { createHarness, type Harness, type Json } from "./harness.ts";

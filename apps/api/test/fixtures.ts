@@ -1,5 +1,5 @@
 import { expect } from "bun:test";
-import { commitments, type NewCommitmentRow } from "@celine/core";
+import { commitments, type NewCommitmentRow } from "@celine/core/db";
 import type { Harness, Json } from "./harness.ts";
 
 // Shared test fixtures for the route suites: scopes, valid bodies, seeding rows that no route can

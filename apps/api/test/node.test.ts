@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Database, LogRecord } from "@celine/core";
-import { DEFAULT_FLEXIBILITY_CONFIG } from "@celine/core";
-import { MIGRATIONS_FOLDER } from "@celine/core/db";
+import type { LogRecord } from "@celine/core";
+import { type Database, MIGRATIONS_FOLDER } from "@celine/core/db";
 import { createTestDatabase } from "@celine/core/testing";
 import {
   type DigitalTwin,
@@ -14,6 +13,7 @@ import {
   type TestBroker,
   testBrokerUrl,
 } from "@celine/fakes";
+import { DEFAULT_FLEXIBILITY_CONFIG } from "@celine/platform/env";
 import { parseApiEnv } from "../src/env.ts";
 import { assemble, type Server } from "../src/server.ts";
 import { POLICY_DIR } from "./harness.ts";

@@ -1,18 +1,20 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import {
-  commitments,
   createLogger,
   createMetrics,
+  type Platform,
+  settleDueCommitments,
+  unconfiguredPlatform,
+} from "@celine/core";
+import {
+  commitments,
   meterChunks,
   type NewCommitmentRow,
   outbox,
-  type Platform,
   pointsLedger,
   preferences,
-  settleDueCommitments,
   settlements,
-  unconfiguredPlatform,
-} from "@celine/core";
+} from "@celine/core/db";
 import { createTestCtx } from "@celine/core/testing";
 import { type DigitalTwin, startDigitalTwin } from "@celine/fakes";
 import { createDigitalTwinClient, createTokenProvider } from "@celine/platform";

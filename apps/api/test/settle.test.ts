@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { commitments, pointsLedger, settlements } from "@celine/core";
+import { commitments, pointsLedger, settlements } from "@celine/core/db";
 import { asc, eq } from "drizzle-orm";
 import {
   createClock,

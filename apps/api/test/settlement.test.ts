@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  commitments,
-  coreConfigOf,
-  type NewCommitmentRow,
-  pointsLedger,
-  settleDueCommitments,
-  settlements,
-} from "@celine/core";
+import { settleDueCommitments } from "@celine/core";
+import { commitments, type NewCommitmentRow, pointsLedger, settlements } from "@celine/core/db";
 import { createTestCtx } from "@celine/core/testing";
+import { coreConfigOf } from "@celine/platform/env";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { asc, eq } from "drizzle-orm";
 import { createApp } from "../src/app.ts";

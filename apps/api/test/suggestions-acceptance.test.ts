@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
-  commitments,
   createLogger,
-  outbox,
   type Platform,
   relayOutboxOnce,
   sendDueReminders,
   startOutboxRelay,
 } from "@celine/core";
+import { commitments, outbox } from "@celine/core/db";
 import { createTestCtx } from "@celine/core/testing";
 import { type EmbeddedBroker, startEmbeddedBroker, testBrokerUrl } from "@celine/fakes";
 import { createMqttPublisher, type MqttPublisher } from "@celine/platform";

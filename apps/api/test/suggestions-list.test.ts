@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { offers, SUGGESTIONS_DEGRADED, type SuggestionItem, SuggestionList } from "@celine/core";
+import { SUGGESTIONS_DEGRADED, type SuggestionItem, SuggestionList } from "@celine/core";
+import { offers } from "@celine/core/db";
 import { eq } from "drizzle-orm";
 import { createHarness, type Harness } from "./harness.ts";
 import {

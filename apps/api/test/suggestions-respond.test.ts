@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { commitments, offers, outbox } from "@celine/core";
+import { commitments, offers, outbox } from "@celine/core/db";
 import { and, asc, eq } from "drizzle-orm";
 import { createHarness, type Harness } from "./harness.ts";
 import {

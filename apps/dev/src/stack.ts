@@ -5,14 +5,7 @@
 // Development posture only: CELINE_ENV=dev is forced, and nothing here is reachable from
 // `bun run start`.
 import { join, resolve } from "node:path";
-import {
-  coreConfigOf,
-  createLogger,
-  createMetrics,
-  type Env,
-  type LogSink,
-  OUTBOX_CHANNEL,
-} from "@celine/core";
+import { createLogger, createMetrics, type LogSink, OUTBOX_CHANNEL } from "@celine/core";
 import {
   defaultOidcClients,
   startDigitalTwin,
@@ -21,6 +14,7 @@ import {
   startRecRegistry,
 } from "@celine/fakes";
 import { createPlatform } from "@celine/platform";
+import { coreConfigOf, type Env } from "@celine/platform/env";
 import { sql } from "drizzle-orm";
 import { parseApiEnv } from "../../api/src/env.ts";
 import { assemble } from "../../api/src/server.ts";

@@ -1,7 +1,8 @@
 // `bun run listener`: the pipeline-driven worker, configured from the environment.
-import { coreConfigOf, createLogger, createMetrics, insecureSettings } from "@celine/core";
+import { createLogger, createMetrics } from "@celine/core";
 import { openDatabase } from "@celine/core/db";
 import { createPlatform, jwtExpiry } from "@celine/platform";
+import { coreConfigOf, insecureSettings } from "@celine/platform/env";
 import { parseListenerEnv } from "./env.ts";
 import { startListener } from "./listener.ts";
 

@@ -2,13 +2,13 @@ import {
   type Authorizer,
   type CoreConfig,
   type Ctx,
-  type Database,
   type Logger,
   type Metrics,
   type Platform,
   pruneProcessedRuns,
   startOutboxRelay,
 } from "@celine/core";
+import type { Database } from "@celine/core/db";
 import { prefixTopic } from "@celine/platform";
 import { type BrokerLogin, type BrokerSubscription, subscribeForever } from "./broker.ts";
 import { createDispatcher, type Dispatcher, type MakeCtx } from "./dispatch.ts";

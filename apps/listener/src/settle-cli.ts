@@ -7,20 +7,17 @@
 //
 // Prints the run's summary as one JSON line. Exit 0 when the run completed (rows left waiting for
 // data are not an error), 1 on a configuration or database failure.
+import { type Authorizer, type Ctx, createLogger, createMetrics, settleDueCommitments } from "@celine/core";
+import { openDatabase } from "@celine/core/db";
+import { createPlatform } from "@celine/platform";
 import {
-  type Authorizer,
-  type Ctx,
   coreConfigOf,
-  createLogger,
-  createMetrics,
   describeEnvIssues,
   insecureSettings,
   PlatformEnv,
-  settleDueCommitments,
   withAliases,
-} from "@celine/core";
-import { openDatabase, withSettlementMethod } from "@celine/core/db";
-import { createPlatform } from "@celine/platform";
+  withSettlementMethod,
+} from "@celine/platform/env";
 
 const parsed = PlatformEnv.safeParse(withAliases(process.env));
 if (!parsed.success) {

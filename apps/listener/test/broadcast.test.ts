@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { broadcastOpportunities, broadcasts, outbox, parseInstant, relayOutboxOnce } from "@celine/core";
+import { broadcastOpportunities, parseInstant, relayOutboxOnce } from "@celine/core";
+import { broadcasts, outbox } from "@celine/core/db";
 import { sql } from "drizzle-orm";
 import { community, createWorld, forecastRows, ingests, membersOf, type World } from "./fixtures.ts";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import type { Database } from "@celine/core";
+import type { Database } from "@celine/core/db";
 import { createTestDatabase } from "@celine/core/testing";
 import { testBrokerUrl } from "@celine/fakes";
 import { DEFAULT_FLOWS, parseListenerEnv } from "../src/env.ts";

@@ -3,11 +3,10 @@ import {
   type Ctx,
   createLogger,
   createMetrics,
-  type Database,
   DEFAULT_CORE_CONFIG,
   type Metrics,
-  PlatformEnv,
 } from "@celine/core";
+import type { Database } from "@celine/core/db";
 import { createTestCtx, createTestDatabase } from "@celine/core/testing";
 import {
   type DigitalTwin,
@@ -22,6 +21,7 @@ import {
   startRecRegistry,
 } from "@celine/fakes";
 import { type ConfiguredPlatform, createPlatform } from "@celine/platform";
+import { PlatformEnv } from "@celine/platform/env";
 import mqtt from "mqtt";
 import { DEFAULT_FLOWS } from "../src/env.ts";
 import { type Listener, type ListenerOptions, startListener } from "../src/listener.ts";

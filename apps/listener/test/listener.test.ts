@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { broadcasts, commitments, createMetrics, type Metrics, processedRuns } from "@celine/core";
+import { createMetrics, type Metrics } from "@celine/core";
+import { broadcasts, commitments, processedRuns } from "@celine/core/db";
 import { testBrokerUrl } from "@celine/fakes";
 import { eq, sql } from "drizzle-orm";
 import type { Listener } from "../src/listener.ts";

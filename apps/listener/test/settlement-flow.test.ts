@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { commitments, createMetrics, type Metrics, pointsLedger } from "@celine/core";
+import { createMetrics, type Metrics } from "@celine/core";
+import { commitments, pointsLedger } from "@celine/core/db";
 import { testBrokerUrl } from "@celine/fakes";
 import { asc, eq } from "drizzle-orm";
 import type { Listener } from "../src/listener.ts";

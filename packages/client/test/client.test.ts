@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { PlatformEnv } from "@celine/core";
 import { type DigitalTwin, startDigitalTwin } from "@celine/fakes";
 import { type ConfiguredPlatform, createPlatform } from "@celine/platform";
+import { PlatformEnv } from "@celine/platform/env";
 import { createApp } from "../../../apps/api/src/app.ts";
 import { createHarness, type Harness } from "../../../apps/api/test/harness.ts";
 import { createWindowPublisher, type WindowPublisher } from "../../../apps/api/test/published-windows.ts";

@@ -1,44 +1,152 @@
-export * from "./authorize.ts";
-export * from "./commitments/cancel-commitment.ts";
-export * from "./commitments/create-commitment.ts";
-export * from "./commitments/export-commitments.ts";
-export * from "./commitments/list-commitments.ts";
-export * from "./commitments/out.ts";
-export * from "./commitments/settle-commitment.ts";
-export * from "./commitments/take-pending-commitments.ts";
-export * from "./config.ts";
-export * from "./context.ts";
-export type { Database, Db } from "./db/database.ts";
-export * from "./db/schema.ts";
-export * from "./errors.ts";
-export * from "./listener/run-once.ts";
-export * from "./log.ts";
-export * from "./members/erase-member.ts";
-export * from "./metrics.ts";
-export * from "./opportunities/broadcast-opportunities.ts";
-export * from "./opportunities/opportunity-window.ts";
-export * from "./outbox/commitment-entries.ts";
-export * from "./outbox/enqueue.ts";
-export * from "./outbox/relay.ts";
-export * from "./outbox/relay-loop.ts";
-export * from "./outbox/wake.ts";
-export * from "./platform/ports.ts";
-export * from "./platform/unconfigured.ts";
-export * from "./points/get-leaderboard.ts";
-export * from "./points/get-my-points.ts";
-export * from "./points/set-points-preferences.ts";
-export * from "./reminders/reminder-event.ts";
-export * from "./reminders/send-due-reminders.ts";
-export * from "./reminders/send-reminder.ts";
-export * from "./rounding.ts";
-export * from "./schemas/index.ts";
-export * from "./schemas/members.ts";
-export * from "./schemas/points.ts";
-export * from "./schemas/settlement.ts";
-export * from "./schemas/suggestions.ts";
-export * from "./settlement/get-settlement.ts";
-export * from "./settlement/method.ts";
-export * from "./settlement/settle-due-commitments.ts";
+// @celine/core: the verbs every transport calls, the schemas they validate with, and the types a
+// caller needs to build a Ctx. Tables, raw statements and database adapters are not here: they
+// are `@celine/core/db`, which transports are not allowed to import.
+
+// Calling a verb: who asks, what they may do, the configuration, the errors it throws.
+export { type Action, authorize } from "./authorize.ts";
+// The domains.
+export {
+  CommitmentIdParam,
+  CommitmentList,
+  CommitmentOrigin,
+  CommitmentOut,
+  CommitmentStatus,
+  CreateCommitmentInput,
+  cancelCommitment,
+  createCommitment,
+  type ExportFormat,
+  ExportQuery,
+  type ExportResult,
+  exportCommitments,
+  ListCommitmentsQuery,
+  listCommitments,
+  OPERATOR_MAX_AGE_MS,
+  OPERATOR_MAX_WINDOW_MS,
+  PendingQuery,
+  SettleCommitmentInput,
+  SettlementOutcome,
+  SuggestionType,
+  settleCommitment,
+  takePendingCommitments,
+} from "./commitments/index.ts";
+export {
+  type Actor,
+  type AuditRecord,
+  type Authorizer,
+  type CoreConfig,
+  type Ctx,
+  type Db,
+  DEFAULT_CORE_CONFIG,
+  type Decision,
+  type PolicyInput,
+} from "./context.ts";
+export {
+  ConflictError,
+  DomainError,
+  type FieldIssue,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  UpstreamError,
+  ValidationError,
+} from "./errors.ts";
+export { pruneProcessedRuns, type RunOnceOutcome, runOnce } from "./listener/index.ts";
+export {
+  createLogger,
+  jsonSink,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+} from "./log.ts";
+export { eraseMember, MemberErasure, MemberIdParam } from "./members/index.ts";
+export { createMetrics, type Labels, type Metrics } from "./metrics.ts";
+export {
+  BROADCAST_HORIZON_HOURS,
+  type BroadcastSummary,
+  broadcastOpportunities,
+  type CommunityOutcome,
+} from "./opportunities/index.ts";
+export {
+  type Backoff,
+  committedTopic,
+  DEFAULT_BACKOFF,
+  OUTBOX_CHANNEL,
+  OUTBOX_DELIVERED,
+  OUTBOX_DROPPED,
+  OUTBOX_FAILED,
+  OUTBOX_RELAY_ERRORS,
+  OUTBOX_RETRIED,
+  type OutboxRelay,
+  type RelayOptions,
+  type RelayRound,
+  relayOutboxOnce,
+  startOutboxRelay,
+} from "./outbox/index.ts";
+
+// The platform's ports (implemented by @celine/platform).
+export {
+  type DigitalTwin,
+  type DtAuth,
+  type Membership,
+  type NudgeEvent,
+  type NudgeOutcome,
+  type Nudging,
+  type Platform,
+  type Publisher,
+  type RawRow,
+  type Registry,
+  type RegistryCommunity,
+  type RegistryMember,
+  unconfiguredPlatform,
+} from "./platform/index.ts";
+export {
+  getLeaderboard,
+  getMyPoints,
+  Leaderboard,
+  LeaderboardEntry,
+  MyPoints,
+  PointsPreferences,
+  Season,
+  SettlementSummary,
+  setPointsPreferences,
+} from "./points/index.ts";
+export {
+  COMMITTED_EVENT,
+  commitmentEvent,
+  type DueReminders,
+  REMINDER_EVENT,
+  REMINDERS_FAILED,
+  REMINDERS_SENT,
+  reminderEvent,
+  sendDueReminders,
+} from "./reminders/index.ts";
+// Schemas shared by every domain.
+export { Instant, InstantInput, Problem, Uuid } from "./schemas/common.ts";
+export {
+  CandidateWhy,
+  DEFAULT_METHOD,
+  describeMethod,
+  getSettlement,
+  getSettlementMethod,
+  LedgerEntryOut,
+  METHOD_ID,
+  type MethodOverrides,
+  type MethodParse,
+  parseSettlementMethod,
+  SettlementAdjustment,
+  SettlementCap,
+  SettlementExplanation,
+  SettlementInterval,
+  type SettlementMethod,
+  SettlementMethodOut,
+  SettlementMultipliers,
+  type SettlementRunSummary,
+  SettlementTotals,
+  StoredSettlement,
+  settleDueCommitments,
+} from "./settlement/index.ts";
 export {
   addDays,
   createZonedClock,
@@ -47,13 +155,23 @@ export {
   type LocalDate,
   type ZonedClock,
 } from "./settlement/zoned-clock.ts";
-export * from "./suggestions/build-suggestions.ts";
-export * from "./suggestions/community-time.ts";
-export * from "./suggestions/dt-rows.ts";
-export * from "./suggestions/labels.ts";
-export * from "./suggestions/list-suggestions.ts";
-export * from "./suggestions/offerable.ts";
-export * from "./suggestions/rank.ts";
-export * from "./suggestions/respond-to-suggestion.ts";
-export * from "./time.ts";
-export * from "./validate.ts";
+export { toLocalTime, zonedClockOf } from "./suggestions/community-time.ts";
+export {
+  DAY_PERIODS,
+  DayPeriod,
+  dayPeriodOf,
+  labelWindow,
+  listSuggestions,
+  RespondInput,
+  RespondOut,
+  respondToSuggestion,
+  SUGGESTIONS_DEGRADED,
+  SUGGESTIONS_SKIPPED_ROWS,
+  SuggestionIdParam,
+  SuggestionItem,
+  SuggestionList,
+  type WindowLabels,
+} from "./suggestions/index.ts";
+// Time: instants on the wire, wall-clock time in the community's zone.
+export { formatInstant, parseInstant } from "./time.ts";
+export { validationErrorOf } from "./validate.ts";

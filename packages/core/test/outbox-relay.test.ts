@@ -19,22 +19,24 @@ import {
   type CommitmentRow,
   commitmentEntries,
   commitments,
+  enqueue,
+  outbox,
+  wakeOutbox,
+} from "../src/db/index.ts";
+import {
   createLogger,
   createMetrics,
   DEFAULT_CORE_CONFIG,
-  enqueue,
   type LogRecord,
   type Metrics,
   OUTBOX_DROPPED,
   OUTBOX_FAILED,
-  outbox,
   type Platform,
   type RelayOptions,
   relayOutboxOnce,
   sendDueReminders,
   startOutboxRelay,
   unconfiguredPlatform,
-  wakeOutbox,
 } from "../src/index.ts";
 import { createTestCtx, createTestDatabase } from "../src/testing/index.ts";
 

@@ -3,16 +3,14 @@ import { type DigitalTwin, type OidcIssuer, startDigitalTwin, startOidcIssuer } 
 import { createDigitalTwinClient, createTokenProvider } from "@celine/platform";
 import { asc, eq, sql } from "drizzle-orm";
 import type { Database } from "../src/db/database.ts";
-import { meterChunks, pointsLedger, settlements } from "../src/db/schema.ts";
+import { commitments, meterChunks, outbox, pointsLedger, settlements } from "../src/db/index.ts";
 import {
   type Ctx,
-  commitments,
   createLogger,
   DEFAULT_CORE_CONFIG,
   type DigitalTwin as DigitalTwinPort,
   getSettlement,
   type LogRecord,
-  outbox,
   type StoredSettlement,
   settleDueCommitments,
   UpstreamError,

@@ -1,13 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import type { SuggestionItem } from "../src/index.ts";
 import {
   coerceInt,
   coerceNumber,
   parseCommunityWindow,
   parseDeviceWindow,
-  rankSuggestions,
-  type SuggestionItem,
-  whyNotOffered,
-} from "../src/index.ts";
+} from "../src/suggestions/dt-rows.ts";
+import { whyNotOffered } from "../src/suggestions/offerable.ts";
+import { rankSuggestions } from "../src/suggestions/rank.ts";
 
 const ROME = "Europe/Rome";
 

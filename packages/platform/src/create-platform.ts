@@ -1,6 +1,6 @@
-import type { Logger, Metrics, Platform, PlatformEnv } from "@celine/core";
-import { UpstreamError } from "@celine/core";
+import { type Logger, type Metrics, type Platform, UpstreamError } from "@celine/core";
 import { createDigitalTwinClient } from "./digital-twin.ts";
+import type { PlatformEnv } from "./env.ts";
 import type { FetchLike } from "./http.ts";
 import type { MqttPublisher } from "./mqtt-publisher.ts";
 import { createMqttPublisher } from "./mqtt-publisher.ts";

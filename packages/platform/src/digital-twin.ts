@@ -1,5 +1,12 @@
-import type { DigitalTwin, DtAuth, Logger, Membership, Metrics, RawRow } from "@celine/core";
-import { UpstreamError } from "@celine/core";
+import {
+  type DigitalTwin,
+  type DtAuth,
+  type Logger,
+  type Membership,
+  type Metrics,
+  type RawRow,
+  UpstreamError,
+} from "@celine/core";
 import type { FetchLike, HttpAnswer, HttpTarget } from "./http.ts";
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, isObject, send, statusError } from "./http.ts";
 import type { TokenProvider } from "./token-provider.ts";

@@ -1,5 +1,4 @@
-import type { Logger, Metrics } from "@celine/core";
-import { UpstreamError } from "@celine/core";
+import { type Logger, type Metrics, UpstreamError } from "@celine/core";
 
 // One outbound HTTP exchange with a platform service: a deadline covering the whole exchange
 // (headers and body), one metric per attempt, retries with backoff only when the caller says the

@@ -1,5 +1,4 @@
-import type { Logger, Metrics, Publisher } from "@celine/core";
-import { UpstreamError } from "@celine/core";
+import { type Logger, type Metrics, type Publisher, UpstreamError } from "@celine/core";
 import type { IClientOptions, MqttClient } from "mqtt";
 import mqtt from "mqtt";
 import type { TokenProvider } from "./token-provider.ts";

@@ -1,5 +1,11 @@
-import type { Logger, Metrics, Registry, RegistryCommunity, RegistryMember } from "@celine/core";
-import { UpstreamError } from "@celine/core";
+import {
+  type Logger,
+  type Metrics,
+  type Registry,
+  type RegistryCommunity,
+  type RegistryMember,
+  UpstreamError,
+} from "@celine/core";
 import type { FetchLike, HttpAnswer, HttpTarget } from "./http.ts";
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, isObject, send, statusError } from "./http.ts";
 import type { TokenProvider } from "./token-provider.ts";

@@ -1,5 +1,4 @@
-import type { Logger, Metrics } from "@celine/core";
-import { createLogger, createMetrics, UpstreamError } from "@celine/core";
+import { createLogger, createMetrics, type Logger, type Metrics, UpstreamError } from "@celine/core";
 import type { FetchLike, HttpTarget } from "./http.ts";
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, isObject, send, statusError } from "./http.ts";
 

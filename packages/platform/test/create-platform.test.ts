@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createLogger, createMetrics, PlatformEnv, UpstreamError } from "@celine/core";
+import { createLogger, createMetrics, UpstreamError } from "@celine/core";
 import type { DigitalTwin, NudgingTool, OidcIssuer, RecRegistry, TestBroker } from "@celine/fakes";
 import {
   startDigitalTwin,
@@ -8,6 +8,7 @@ import {
   startRecRegistry,
   testBrokerUrl,
 } from "@celine/fakes";
+import { PlatformEnv } from "@celine/platform/env";
 import mqtt from "mqtt";
 import type { ConfiguredPlatform } from "../src/index.ts";
 import { createPlatform } from "../src/index.ts";

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import type { DigitalTwin as DigitalTwinPort, Metrics } from "@celine/core";
-import { createLogger, createMetrics, UpstreamError } from "@celine/core";
+import {
+  createLogger,
+  createMetrics,
+  type DigitalTwin as DigitalTwinPort,
+  type Metrics,
+  UpstreamError,
+} from "@celine/core";
 import type { DigitalTwin, OidcIssuer } from "@celine/fakes";
 import { startDigitalTwin, startOidcIssuer } from "@celine/fakes";
 import type { TokenProvider } from "../src/index.ts";

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import type { Metrics, NudgeEvent, Nudging } from "@celine/core";
-import { createLogger, createMetrics, UpstreamError } from "@celine/core";
+import {
+  createLogger,
+  createMetrics,
+  type Metrics,
+  type NudgeEvent,
+  type Nudging,
+  UpstreamError,
+} from "@celine/core";
 import type { NudgingTool, OidcIssuer } from "@celine/fakes";
 import { startNudgingTool, startOidcIssuer } from "@celine/fakes";
 import type { TokenProvider } from "../src/index.ts";

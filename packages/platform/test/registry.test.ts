@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import type { Metrics, RegistryMember } from "@celine/core";
-import { createLogger, createMetrics, UpstreamError } from "@celine/core";
+import { createLogger, createMetrics, type Metrics, type RegistryMember, UpstreamError } from "@celine/core";
 import type { OidcIssuer, RecRegistry, RegistryCommunity } from "@celine/fakes";
 import { startOidcIssuer, startRecRegistry } from "@celine/fakes";
 import type { TokenProvider } from "../src/index.ts";

@@ -1,4 +1,5 @@
-import type { Authorizer, CoreConfig, Ctx, Database, Logger, Metrics, Platform } from "@celine/core";
+import type { Authorizer, CoreConfig, Ctx, Logger, Metrics, Platform } from "@celine/core";
+import type { Database } from "@celine/core/db";
 import type { TokenVerifier } from "./identity.ts";
 
 /** Everything the app needs from the outside; entry points build it, tests build their own. */

@@ -1,9 +1,8 @@
 // `bun run db:reset`: drop and re-create the schema. Development only.
 import { rm } from "node:fs/promises";
 import postgres from "postgres";
-import { quoteIdent } from "./database.ts";
-import { MIGRATIONS_FOLDER } from "./migrations.ts";
-import { migratePostgres } from "./postgres.ts";
+import { quoteIdent } from "../src/db/database.ts";
+import { MIGRATIONS_FOLDER, migratePostgres } from "../src/db/index.ts";
 
 if (process.env.CELINE_ENV !== "dev") {
   console.error("db:reset refuses to run unless CELINE_ENV=dev");

@@ -1,9 +1,7 @@
 // `bun run db:migrate`: apply drizzle/ to DATABASE_URL's DB_SCHEMA (idempotent). Without
 // DATABASE_URL it migrates the development PGlite store under .data/.
 import { mkdir } from "node:fs/promises";
-import { MIGRATIONS_FOLDER } from "./migrations.ts";
-import { openPglite } from "./pglite.ts";
-import { migratePostgres } from "./postgres.ts";
+import { MIGRATIONS_FOLDER, migratePostgres, openPglite } from "../src/db/index.ts";
 
 const url = process.env.DATABASE_URL;
 const schema = process.env.DB_SCHEMA || "flexibility";

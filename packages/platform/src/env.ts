@@ -1,9 +1,15 @@
+import { readFileSync } from "node:fs";
+import {
+  type CoreConfig,
+  type MethodOverrides,
+  parseSettlementMethod,
+  type SettlementMethod,
+} from "@celine/core";
 import { z } from "zod";
-import type { CoreConfig } from "./context.ts";
-import type { SettlementMethod } from "./settlement/method.ts";
 
-// Configuration shared by the API and the listener (PLATFORM §7). Parsed once per app at start-up
-// from an environment record handed in by the entry point; nothing else reads the environment.
+// Configuration shared by the API, the listener, the settle CLI and the dev stack (PLATFORM §7).
+// Parsed once per app at start-up from an environment record handed in by the entry point; nothing
+// else reads the environment. Core takes the result as arguments (CoreConfig, SettlementMethod).
 
 export type Env = Record<string, string | undefined>;
 
@@ -190,4 +196,31 @@ function isLocal(url: string): boolean {
 /** Format zod issues of an environment parse as `NAME: message` lines. */
 export function describeEnvIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+}
+
+/** The settlement method from its YAML file; an Error naming every problem (by key path) when it is not valid. */
+export function loadSettlementMethod(path: string, overrides: MethodOverrides = {}): SettlementMethod {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(
+      `FLEXIBILITY_CONFIG: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const parsed = parseSettlementMethod(text, overrides);
+  if (!parsed.ok) {
+    throw new Error(`invalid FLEXIBILITY_CONFIG (${path}):\n  - ${parsed.problems.join("\n  - ")}`);
+  }
+  return parsed.method;
+}
+
+/** A parsed environment with the settlement method its FLEXIBILITY_CONFIG names (POINTS_PER_KWH overriding the rate). */
+export function withSettlementMethod<
+  E extends { FLEXIBILITY_CONFIG: string; POINTS_PER_KWH?: number | undefined },
+>(env: E): E & { method: SettlementMethod } {
+  return {
+    ...env,
+    method: loadSettlementMethod(env.FLEXIBILITY_CONFIG, { pointsPerKwh: env.POINTS_PER_KWH }),
+  };
 }

@@ -1,2 +1,0 @@
-export * from "./commitments.ts";
-export * from "./common.ts";

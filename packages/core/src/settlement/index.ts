@@ -1,0 +1,25 @@
+// Settlement: judging delivered flexibility against the baseline, the points it earns, and why.
+
+export {
+  CandidateWhy,
+  LedgerEntryOut,
+  SettlementAdjustment,
+  SettlementCap,
+  SettlementExplanation,
+  SettlementInterval,
+  SettlementMethodOut,
+  SettlementMultipliers,
+  SettlementTotals,
+  StoredSettlement,
+} from "../schemas/settlement.ts";
+export { getSettlement, getSettlementMethod } from "./get-settlement.ts";
+export {
+  DEFAULT_METHOD,
+  describeMethod,
+  METHOD_ID,
+  type MethodOverrides,
+  type MethodParse,
+  parseSettlementMethod,
+  type SettlementMethod,
+} from "./method.ts";
+export { type SettlementRunSummary, settleDueCommitments } from "./settle-due-commitments.ts";
