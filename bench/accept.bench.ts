@@ -133,7 +133,7 @@ try {
   const profileDir = join(OUT_DIR, "profile-accept");
   const api = await startServer({
     name: "accept-api",
-    script: "apps/api/src/index.ts",
+    script: "apps/api/bin/start.ts",
     // --profile: a CPU profile of the API process (spike included) into bench/out/profile-accept.
     bunArgs: process.argv.includes("--profile") ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
     env: apiEnv({
@@ -269,7 +269,7 @@ try {
     "not sent; latency from each request's scheduled moment): the spike at the issue's rate, then a steady",
     "rate this machine sustains. Each request is a different member with their own ES256 JWT (verified on first",
     `use) and an offer on record; every ${DUPLICATE_EVERY}th request repeats the accept of a member seven requests earlier. The`,
-    "real API process (`apps/api/src/index.ts`, default pool and log level) also runs the outbox relay: each",
+    "real API process (`apps/api/bin/start.ts`, default pool and log level) also runs the outbox relay: each",
     `commitment's \`committed\` event goes to the broker (${broker.kind}) and its confirmation to the nudging`,
     "tool fake (both in the benchmark process, with a subscriber counting messages); the reminder stays held",
     `(the window is tomorrow). After a ${WARMUP_SECONDS} s warm-up at ${WARMUP_RATE}/s. Ceilings: pgbench (\`-M prepared\`,`,

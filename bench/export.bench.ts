@@ -57,7 +57,7 @@ try {
   cleanups.push(() => broker.close());
   const api = await startServer({
     name: "export-api",
-    script: "apps/api/src/index.ts",
+    script: "apps/api/bin/start.ts",
     env: apiEnv({ databaseUrl: db.url, issuer, extra: brokerEnv(broker.port) }),
   });
   cleanups.push(() => api.stop());
@@ -183,7 +183,7 @@ try {
     `${fmt(ROWS)} commitments of ${fmt(MEMBERS)} members (table and indexes ${size}), seeded with one`,
     `\`INSERT … SELECT generate_series\` in ${fmt(seedMs / 1000, 1)} s. \`GET /api/commitments/export\` with a service token`,
     "holding only `flexibility.commitments.export`, no paging parameters (the whole table in one",
-    "streamed body), fetched by `curl -o /dev/null`; the API is its own process (`apps/api/src/index.ts`,",
+    "streamed body), fetched by `curl -o /dev/null`; the API is its own process (`apps/api/bin/start.ts`,",
     '`CELINE_ENV=dev`, default settings). Ceiling: `psql -o /dev/null -c "COPY (SELECT * FROM',
     'flexibility_commitments ORDER BY created_at, id) TO STDOUT"` — the same rows in the same order. For reference, the',
     "same COPY with each row rendered by PostgreSQL as JSON (`row_to_json`). One warm-up COPY, then",

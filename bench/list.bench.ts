@@ -68,7 +68,7 @@ try {
   cleanups.push(() => broker.close());
   const env = apiEnv({ databaseUrl: db.url, issuer, extra: brokerEnv(broker.port) });
 
-  const api = await startServer({ name: "list-api", script: "apps/api/src/index.ts", env });
+  const api = await startServer({ name: "list-api", script: "apps/api/bin/start.ts", env });
   cleanups.push(() => api.stop());
   const path = `/api/commitments?limit=${LIMIT}`;
   const body = await checkedPage(api, path, token);
@@ -172,7 +172,7 @@ try {
     "",
     `\`GET /api/commitments?limit=${LIMIT}\`: participant \`${MEMBER}\` owns ${fmt(MEMBER_ROWS)} of`,
     `${fmt(MEMBER_ROWS + OTHER_ROWS)} commitments; each answer is a page of ${LIMIT} (${fmt(body.length)} bytes) with`,
-    `\`total\` ${fmt(MEMBER_ROWS)}. The real API process (\`apps/api/src/index.ts\`, \`CELINE_ENV=dev\`, default`,
+    `\`total\` ${fmt(MEMBER_ROWS)}. The real API process (\`apps/api/bin/start.ts\`, \`CELINE_ENV=dev\`, default`,
     "database pool and log level, logs to a file) checks one RS256 JWT from the contract OIDC issuer",
     "(verified once, then from the verification cache) and takes a Rego policy decision per request.",
     `Load: \`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s\`; database ceiling: \`pgbench -n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\``,
@@ -303,7 +303,7 @@ async function profileApi(env: Record<string, string>, path: string, token: stri
   rmSync(dir, { recursive: true, force: true });
   const profiled = await startServer({
     name: "list-api-profiled",
-    script: "apps/api/src/index.ts",
+    script: "apps/api/bin/start.ts",
     env,
     bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
   });

@@ -1,5 +1,5 @@
 // The servers under test run as separate processes, as in production: the real API entry point
-// (apps/api/src/index.ts) and a bare Hono ceiling. Their logs go to bench/out/.
+// (apps/api/bin/start.ts) and a bare Hono ceiling. Their logs go to bench/out/.
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";

@@ -17,8 +17,11 @@ import type { ApiEnv } from "./env.ts";
 import { createTokenVerifier } from "./lib/identity.ts";
 import { loadPolicy } from "./lib/policy.ts";
 
-// Assembles the app from configuration: the part shared by the Bun and Node entry points.
-// Runtime-specific pieces (files for policies and docs assets, the database driver) live here.
+// Assembles the app from configuration: the part shared by the Bun and Node entry points
+// (apps/api/bin/). Runtime-specific pieces (files for policies and docs assets, the database
+// driver) live here. Importing this module starts nothing: assemble() does, when called.
+
+export { ApiEnv, parseApiEnv } from "./env.ts";
 
 export type Server = {
   app: ReturnType<typeof createApp>;

@@ -22,7 +22,7 @@ import { communityRow, deviceRow, seedMember } from "./suggestions-fixtures.ts";
 // Edge portability: the same app, bundled with `bun build --target=node` and served by
 // @hono/node-server under Node, answers exactly what it answers under Bun.
 
-const ENTRY = join(import.meta.dir, "../src/node.ts");
+const ENTRY = join(import.meta.dir, "../bin/node.ts");
 // PGlite loads its WebAssembly and file-system image relative to the module that imports it: the bundle.
 const PGLITE_ASSETS = ["pglite.wasm", "initdb.wasm", "pglite.data"];
 // Its contrib extensions (btree_gist: the live-overlap exclusion constraint) come from one level up

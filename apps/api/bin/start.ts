@@ -1,6 +1,5 @@
 // `bun run start`: the API alone, configured from the environment, production posture.
-import { parseApiEnv } from "./env.ts";
-import { assemble } from "./server.ts";
+import { assemble, parseApiEnv } from "../src/server.ts";
 
 const env = parseApiEnv(process.env);
 // This process also runs the outbox relay (MQTT events, nudges, held reminders); so does the listener.

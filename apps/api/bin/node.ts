@@ -1,19 +1,18 @@
 // The API under Node (>= 20), served by @hono/node-server. The app is a web-standard fetch handler;
-// only serving and signals differ from the Bun entry point (index.ts). Node cannot run this file
+// only serving and signals differ from the Bun entry point (start.ts). Node cannot run this file
 // as TypeScript: bundle it first, e.g.
-//   bun build apps/api/src/node.ts --target=node --outfile dist/server.mjs
+//   bun build apps/api/bin/node.ts --target=node --outfile dist/server.mjs
 // then copy @electric-sql/pglite's dist/{pglite.wasm,initdb.wasm,pglite.data} beside the bundle
 // (the embedded database loads them relative to the bundle) and run it from a directory holding
 // policies/, drizzle/ and config/flexibility.yaml (POLICY_DIR / MIGRATIONS_DIR / FLEXIBILITY_CONFIG
 // say otherwise).
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
-import { parseApiEnv } from "./env.ts";
-import { assemble } from "./server.ts";
+import { assemble, parseApiEnv } from "../src/server.ts";
 
 // A bundle cannot find config/ relative to its own source file: the working directory's, by default.
 const env = parseApiEnv({ FLEXIBILITY_CONFIG: resolve("config/flexibility.yaml"), ...process.env });
-// Like index.ts, this process also runs the outbox relay (MQTT events, nudges, held reminders).
+// Like start.ts, this process also runs the outbox relay (MQTT events, nudges, held reminders).
 const { app, problems, close } = await assemble(env, {
   relay: true,
   // Only the embedded database (no DATABASE_URL) reads these; in memory when PGLITE_DATA_DIR is unset.
