@@ -5,8 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, totalmem } from "node:os";
 import { join } from "node:path";
-import { decideAccessByHand } from "../packages/policy/test/access-oracle.ts";
-import { ACCESS_ENTRYPOINT, loadAccessPolicy } from "../packages/policy/test/access-policy.ts";
+import { ACCESS_ENTRYPOINT, decideAccessByHand, loadAccessPolicy } from "@celine/policy/testing";
 
 const DECISIONS = 100_000;
 const WARMUP = 20_000;

@@ -15,8 +15,8 @@
 // --write rewrites the "Settlement" section of bench/RESULTS.md.
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { addDays, createZonedClock, isWeekend } from "@celine/core";
 import { startDigitalTwin, startOidcIssuer } from "@celine/fakes";
-import { addDays, createZonedClock, isWeekend } from "../packages/core/src/settlement/zoned-clock.ts";
 import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { createBenchDatabase } from "./lib/database.ts";

@@ -5,6 +5,7 @@
 // Development posture only: CELINE_ENV=dev is forced, and nothing here is reachable from
 // `bun run start`.
 import { join, resolve } from "node:path";
+import { assemble, parseApiEnv } from "@celine/api/server";
 import { createLogger, createMetrics, type LogSink, OUTBOX_CHANNEL } from "@celine/core";
 import {
   defaultOidcClients,
@@ -13,13 +14,11 @@ import {
   startNudgingTool,
   startRecRegistry,
 } from "@celine/fakes";
+import { parseListenerEnv } from "@celine/listener/env";
+import { startListener } from "@celine/listener/listener";
 import { createPlatform } from "@celine/platform";
 import { coreConfigOf, type Env } from "@celine/platform/env";
 import { sql } from "drizzle-orm";
-import { parseApiEnv } from "../../api/src/env.ts";
-import { assemble } from "../../api/src/server.ts";
-import { parseListenerEnv } from "../../listener/src/env.ts";
-import { startListener } from "../../listener/src/listener.ts";
 import { createControlApp, type DevInfo } from "./control.ts";
 import { seedDigitalTwin, seedRegistry } from "./demo-community.ts";
 import { createDevClock } from "./dev-clock.ts";

@@ -2,10 +2,10 @@
 // every fake on a free port), then what a newcomer does with it — health, a dev token, the docs
 // page in a real browser, and the demo day.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { parseApiEnv } from "@celine/api/server";
 import type { LogRecord } from "@celine/core";
 import { insecureSettings } from "@celine/platform/env";
 import { generateKeyPair, SignJWT } from "jose";
-import { parseApiEnv } from "../../api/src/env.ts";
 import { runDemo } from "../src/demo.ts";
 import { type DevStack, startDevStack } from "../src/stack.ts";
 import { parseTokenArgs, requestToken } from "../src/token.ts";

@@ -2,10 +2,11 @@
 // with type-only imports (nothing of the server is bundled). In the workspace they are derived
 // live from apps/api; `bun run build` prints them out structurally into dist/api-types.d.ts, so
 // the published declarations need neither the server nor its dependencies.
+
+import type { AppType as ServerApp } from "@celine/api/app";
+import type { AppRouter as ServerRouter } from "@celine/api/trpc";
 import type { Hono } from "hono";
 import type { BlankEnv, ExtractSchema } from "hono/types";
-import type { AppType as ServerApp } from "../../../apps/api/src/app.ts";
-import type { AppRouter as ServerRouter } from "../../../apps/api/src/trpc/router.ts";
 
 /** Resolves aliases and intersections into one plain object type (functions kept as they are). */
 export type Expand<T> = T extends (...args: never[]) => unknown

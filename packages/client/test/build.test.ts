@@ -2,9 +2,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createHarness, type Harness } from "../../../apps/api/test/harness.ts";
-import { createWindowPublisher } from "../../../apps/api/test/published-windows.ts";
-import { type PlatformFakes, startPlatformFakes } from "../../../apps/api/test/suggestions-fixtures.ts";
+import {
+  createHarness,
+  createWindowPublisher,
+  type Harness,
+  type PlatformFakes,
+  startPlatformFakes,
+} from "@celine/api/testing";
 
 // The published shape of @celine/client: `bun run build` into a consumer's node_modules outside the
 // workspace, with only its declared dependencies beside it. tsc checks a consumer against the

@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApp } from "@celine/api/app";
+import {
+  createHarness,
+  createWindowPublisher,
+  type Harness,
+  type PlatformFakes,
+  startPlatformFakes,
+  type WindowPublisher,
+} from "@celine/api/testing";
 import { type DigitalTwin, startDigitalTwin } from "@celine/fakes";
 import { type ConfiguredPlatform, createPlatform } from "@celine/platform";
 import { PlatformEnv } from "@celine/platform/env";
-import { createApp } from "../../../apps/api/src/app.ts";
-import { createHarness, type Harness } from "../../../apps/api/test/harness.ts";
-import { createWindowPublisher, type WindowPublisher } from "../../../apps/api/test/published-windows.ts";
-import { type PlatformFakes, startPlatformFakes } from "../../../apps/api/test/suggestions-fixtures.ts";
 import { createFlexibilityClient, type FlexibilityClient, ProblemError, problemOf } from "../src/index.ts";
 
 // The client against the real app (real policy, real JWT crypto, fresh database, the Digital Twin
