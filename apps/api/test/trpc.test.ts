@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Db } from "@celine/core";
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from "@trpc/client";
-import type { AppRouter } from "../src/trpc/router.ts";
+import type { AnyTRPCRouter } from "@trpc/server";
+import type { AppRouter, appRouter } from "../src/trpc/router.ts";
 import {
   commitmentBody,
   HOOK_TIMEOUT,
@@ -19,6 +20,16 @@ import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.t
 // to tRPC codes. Driven through the real @trpc/client, whose fetch is the app itself.
 
 const SECRET = "could not connect to db.internal:5432 as flex_owner";
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type ClientConfig<R extends AnyTRPCRouter> = Omit<R["_def"]["_config"]["$types"], "ctx">;
+
+test("AppRouter, the type clients compile against, is appRouter without the server's request context", () => {
+  // Compile-time checks: a drift in procedures, error shape, meta or transformer fails the typecheck.
+  const sameProcedures: Equal<AppRouter["_def"]["record"], (typeof appRouter)["_def"]["record"]> = true;
+  const sameConfig: Equal<ClientConfig<AppRouter>, ClientConfig<typeof appRouter>> = true;
+  expect([sameProcedures, sameConfig]).toEqual([true, true]);
+});
 
 let h: Harness;
 let broken: Harness;

@@ -1,10 +1,11 @@
 // @celine/client: typed clients of the CELINE Flexibility API for a BFF or another service.
 // Types come from the API (`import type` only): nothing of the server runs in the client.
+export type { AppRouter } from "@celine/api/trpc";
+
 import type { FlexibilityClientOptions } from "./options.ts";
 import { createRestClient, type RestClient } from "./rest.ts";
 import { createTrpcClient, type TrpcClient } from "./trpc.ts";
 
-export type { ApiSchema, AppRouter, AppType } from "./api-types.ts";
 export type { FetchLike, FlexibilityClientOptions, HeaderSource } from "./options.ts";
 export {
   type ProblemDocument,

@@ -1,10 +1,18 @@
-import { type ClientResponse, hc, type InferRequestType } from "hono/client";
-import type { AppType } from "./api-types.ts";
+import type { AppType } from "@celine/api/app";
+import { type ClientRequestOptions, type ClientResponse, hc, type InferRequestType } from "hono/client";
 import { type FetchLike, type FlexibilityClientOptions, requestHeaders, trimBaseUrl } from "./options.ts";
 import { ProblemError, readProblem } from "./problem-error.ts";
 
-/** Hono's typed client over every route of the API (`AppType`). Non-2xx answers throw ProblemError. */
-export type RestRoutes = ReturnType<typeof hc<AppType>>;
+/**
+ * Hono's `hc` typed by the API's `AppType`. A function rather than a type alias on purpose: tsc
+ * writes its inferred return type out in full when it emits declarations (Hono's advice for
+ * shipping a client), so the published types name every route and none of the server's modules.
+ */
+export const routesClient = (baseUrl: string, options?: ClientRequestOptions) =>
+  hc<AppType>(baseUrl, options);
+
+/** Hono's typed client over every route of the API. Non-2xx answers throw ProblemError. */
+export type RestRoutes = ReturnType<typeof routesClient>;
 
 type Commitments = RestRoutes["api"]["commitments"];
 type Suggestions = RestRoutes["api"]["suggestions"];
@@ -78,7 +86,7 @@ export function createRestClient(options: FlexibilityClientOptions): RestClient 
     if (!response.ok) throw await readProblem(response);
     return response;
   };
-  const routes = hc<AppType>(trimBaseUrl(options.baseUrl), {
+  const routes = routesClient(trimBaseUrl(options.baseUrl), {
     // hc wants the global fetch's type (Bun's adds `preconnect`); it only ever calls it.
     fetch: checked as typeof fetch,
     headers: requestHeaders(options),

@@ -1,5 +1,5 @@
+import type { AppRouter } from "@celine/api/trpc";
 import { createTRPCClient, httpBatchLink, type TRPCClient } from "@trpc/client";
-import type { AppRouter } from "./api-types.ts";
 import { type FlexibilityClientOptions, requestHeaders, trimBaseUrl } from "./options.ts";
 
 /** The tRPC client of the API: procedures under `/trpc`, batched, typed from `AppRouter`. */

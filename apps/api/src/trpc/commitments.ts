@@ -15,9 +15,10 @@ import {
   takePendingCommitments,
 } from "@celine/core";
 import { z } from "zod";
-import { procedure, router } from "./init.ts";
+import { procedure } from "./init.ts";
 
-export const commitmentsRouter = router({
+/** The commitments procedures (nested under `commitments.` in the router). */
+export const commitments = {
   create: procedure
     .input(CreateCommitmentInput)
     .output(CommitmentOut)
@@ -45,4 +46,4 @@ export const commitmentsRouter = router({
     .input(CommitmentIdParam.extend(SettleCommitmentInput.shape))
     .output(CommitmentOut)
     .mutation(({ ctx, input }) => settleCommitment({ ctx: ctx.verb, input })),
-});
+};

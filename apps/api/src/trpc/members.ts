@@ -1,9 +1,10 @@
 import { eraseMember, MemberErasure, MemberIdParam } from "@celine/core";
-import { procedure, router } from "./init.ts";
+import { procedure } from "./init.ts";
 
-export const membersRouter = router({
+/** The members procedures (nested under `members.` in the router). */
+export const members = {
   erase: procedure
     .input(MemberIdParam)
     .output(MemberErasure)
     .mutation(({ ctx, input }) => eraseMember({ ctx: ctx.verb, input })),
-});
+};

@@ -6,13 +6,14 @@ import {
   PointsPreferences,
   setPointsPreferences,
 } from "@celine/core";
-import { procedure, router } from "./init.ts";
+import { procedure } from "./init.ts";
 
-export const pointsRouter = router({
+/** The points procedures (nested under `points.` in the router). */
+export const points = {
   me: procedure.output(MyPoints).query(({ ctx }) => getMyPoints({ ctx: ctx.verb })),
   leaderboard: procedure.output(Leaderboard).query(({ ctx }) => getLeaderboard({ ctx: ctx.verb })),
   setPreferences: procedure
     .input(PointsPreferences)
     .output(PointsPreferences)
     .mutation(({ ctx, input }) => setPointsPreferences({ ctx: ctx.verb, input })),
-});
+};

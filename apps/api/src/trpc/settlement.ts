@@ -1,6 +1,7 @@
 import { getSettlementMethod, SettlementMethodOut } from "@celine/core";
-import { procedure, router } from "./init.ts";
+import { procedure } from "./init.ts";
 
-export const settlementRouter = router({
+/** The settlement procedures (nested under `settlement.` in the router). */
+export const settlement = {
   method: procedure.output(SettlementMethodOut).query(({ ctx }) => getSettlementMethod({ ctx: ctx.verb })),
-});
+};

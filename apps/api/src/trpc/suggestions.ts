@@ -7,9 +7,10 @@ import {
   SuggestionList,
 } from "@celine/core";
 import { z } from "zod";
-import { procedure, router } from "./init.ts";
+import { procedure } from "./init.ts";
 
-export const suggestionsRouter = router({
+/** The suggestions procedures (nested under `suggestions.` in the router). */
+export const suggestions = {
   list: procedure
     .input(z.void())
     .output(SuggestionList)
@@ -18,4 +19,4 @@ export const suggestionsRouter = router({
     .input(SuggestionIdParam.extend(RespondInput.shape))
     .output(RespondOut)
     .mutation(({ ctx, input }) => respondToSuggestion({ ctx: ctx.verb, input })),
-});
+};

@@ -1,14 +1,53 @@
-// Type-checked against the BUILT package (dist) by test/build.test.ts, outside the workspace,
-// with only hono and @trpc/* installed beside it. Every @ts-expect-error proves a type is real:
-// were it `any`, the directive would be unused and the check would fail.
+// A BFF's use of the client, type-checked by test/build.test.ts against the PACKED package: the
+// tarball of dist/ installed with npm into an empty folder, beside only its declared dependencies.
+// Every @ts-expect-error proves a type is real: were it `any`, the directive would be unused and the
+// check would fail.
 import {
+  type AppRouter,
   type Commitment,
   createFlexibilityClient,
   type FlexibilityClient,
   ProblemError,
   problemOf,
+  type Settlement,
   type Suggestion,
 } from "@celine/client";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+
+/** A tRPC procedure's input and output, as a BFF would type its own handlers. */
+type CreateInput = inferRouterInputs<AppRouter>["commitments"]["create"];
+type RespondAnswer = inferRouterOutputs<AppRouter>["suggestions"]["respond"];
+
+export const operatorCreate: CreateInput = {
+  suggestion_id: "w1",
+  period_start: "2026-07-02T11:00:00Z",
+  period_end: "2026-07-02T12:00:00Z",
+  user_id: "member-1",
+};
+// @ts-expect-error: period_end is required by the procedure's input schema
+export const incomplete: CreateInput = { suggestion_id: "w1", period_start: "2026-07-02T11:00:00Z" };
+export const answered = (answer: RespondAnswer): string | null => answer.commitment_id;
+
+/** The dates a settlement's first interval considered for its baseline, and which it used. */
+export function candidatesOf(settlement: Settlement): { date: string; used: boolean }[] {
+  const first = settlement.intervals[0];
+  // @ts-expect-error: candidates' dates are strings, not numbers
+  const wrong: number | undefined = first?.candidates[0]?.date;
+  console.log(wrong);
+  return first ? first.candidates.map((c) => ({ date: c.date, used: c.used })) : [];
+}
+
+/** A Commitment's fields as the API answers them. */
+export function windowOf(commitment: Commitment): { start: string; end: string; points: number | null } {
+  // @ts-expect-error: reward_points_actual may be null
+  const points: number = commitment.reward_points_actual;
+  console.log(points);
+  return {
+    start: commitment.period_start,
+    end: commitment.period_end,
+    points: commitment.reward_points_actual,
+  };
+}
 
 const client: FlexibilityClient = createFlexibilityClient({
   baseUrl: "http://127.0.0.1:8017",
