@@ -137,7 +137,7 @@ export const offers = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.windowId] })],
 );
 
-export const OUTBOX_KINDS = ["mqtt", "nudge"] as const;
+export const OUTBOX_KINDS = ["mqtt", "nudge", "webhook"] as const;
 export const OUTBOX_STATUSES = ["pending", "delivered", "failed", "dropped"] as const;
 
 /**
@@ -165,7 +165,7 @@ export const outbox = pgTable(
     deliveredAt: instant("delivered_at"),
   },
   (t) => [
-    check("flexibility_outbox_kind_check", sql`${t.kind} in ('mqtt', 'nudge')`),
+    check("flexibility_outbox_kind_check", sql`${t.kind} in ('mqtt', 'nudge', 'webhook')`),
     check(
       "flexibility_outbox_status_check",
       sql`${t.status} in ('pending', 'delivered', 'failed', 'dropped')`,
@@ -267,4 +267,56 @@ export const settlements = pgTable(
     createdAt: instant("created_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.commitmentId, t.revision] })],
+);
+
+/**
+ * A member's calendar feed: the SHA-256 of the 256-bit secret in its URL (the secret itself is never
+ * stored). One per member: a new token replaces the old, which stops working at once.
+ */
+export const calendarTokens = pgTable(
+  "flexibility_calendar_tokens",
+  {
+    userId: text("user_id").primaryKey(),
+    tokenHash: text("token_hash").notNull(),
+    createdAt: instant("created_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("flexibility_calendar_tokens_hash_uq").on(t.tokenHash)],
+);
+
+export const WEBHOOK_EVENTS = [
+  "commitment.created",
+  "commitment.cancelled",
+  "commitment.settled",
+  "commitment.restated",
+  "window.opportunity",
+] as const;
+
+/**
+ * Where integrators want events pushed (Standard Webhooks): a member's own subscription (`user_id`),
+ * or a service's for a whole community (`community_id`, flexibility.admin). Disabled with its reason
+ * after 24 h of failed deliveries; deliveries are outbox entries (kind `webhook`, target = this id).
+ */
+export const webhooks = pgTable(
+  "flexibility_webhooks",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** The member who owns it; null for a service's community subscription. */
+    userId: text("user_id"),
+    /** The community a service subscribed to; null for a member's own. */
+    communityId: text("community_id"),
+    /** Who created it (the member's sub, or the service's client). */
+    createdBy: text("created_by").notNull(),
+    url: text("url").notNull(),
+    /** The signing secret (`whsec_…`, base64): shown once at creation. */
+    secret: text("secret").notNull(),
+    events: text("events").array().notNull(),
+    createdAt: instant("created_at").notNull().defaultNow(),
+    disabledAt: instant("disabled_at"),
+    disabledReason: text("disabled_reason"),
+  },
+  (t) => [
+    check("flexibility_webhooks_owner_check", sql`(${t.userId} is null) <> (${t.communityId} is null)`),
+    index("flexibility_webhooks_user_idx").on(t.userId),
+    index("flexibility_webhooks_community_idx").on(t.communityId),
+  ],
 );
