@@ -1,5 +1,6 @@
 import type { Actor, Ctx, PolicyInput } from "./context.ts";
 import { ForbiddenError } from "./errors.ts";
+import { messageOf } from "./lib/message-of.ts";
 
 /**
  * `record`: a service records a commitment on a member's behalf; `erase`: a service erases everything
@@ -38,7 +39,7 @@ export async function authorize(
   };
   const decision = await ctx.authorizer(input).catch((error: unknown) => ({
     allow: false,
-    reason: `policy error: ${error instanceof Error ? error.message : String(error)}`,
+    reason: `policy error: ${messageOf(error)}`,
   }));
   if (decision.allow === true) return;
   ctx.audit({

@@ -50,6 +50,10 @@ export {
   UpstreamError,
   ValidationError,
 } from "./errors.ts";
+// Small helpers every package shares: one of each.
+export { type Backoff, backoffDelay } from "./lib/backoff.ts";
+export { messageOf } from "./lib/message-of.ts";
+export { settlesWithin, TimeoutError, withTimeout } from "./lib/with-timeout.ts";
 export { pruneProcessedRuns, type RunOnceOutcome, runOnce } from "./listener/index.ts";
 export {
   createLogger,
@@ -69,7 +73,6 @@ export {
   type CommunityOutcome,
 } from "./opportunities/index.ts";
 export {
-  type Backoff,
   committedTopic,
   DEFAULT_BACKOFF,
   OUTBOX_CHANNEL,
@@ -172,6 +175,7 @@ export {
   SuggestionList,
   type WindowLabels,
 } from "./suggestions/index.ts";
+export { SYSTEM_ACTOR, systemCtx } from "./system-ctx.ts";
 // Time: instants on the wire, wall-clock time in the community's zone.
 export { formatInstant, parseInstant } from "./time.ts";
 export { validationErrorOf } from "./validate.ts";

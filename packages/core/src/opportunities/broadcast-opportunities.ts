@@ -2,6 +2,7 @@ import { and, eq, gt, lt, sql } from "drizzle-orm";
 import { authorize } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import { broadcasts } from "../db/schema.ts";
+import { messageOf } from "../lib/message-of.ts";
 import { enqueue, type OutboxEntry } from "../outbox/enqueue.ts";
 import { roundHalfUp } from "../rounding.ts";
 import { toLocalTime } from "../suggestions/community-time.ts";
@@ -61,9 +62,8 @@ export async function broadcastOpportunities({ ctx }: { ctx: Ctx }): Promise<Bro
     try {
       outcome = await broadcastToCommunity(ctx, community.key, from, to);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       ctx.log.error("opportunity broadcast failed for a community", { community_id: community.key, error });
-      outcome = { kind: "failed", communityId: community.key, error: message };
+      outcome = { kind: "failed", communityId: community.key, error: messageOf(error) };
     }
     ctx.metrics.inc("flexibility_broadcast_communities_total", { outcome: outcome.kind });
     if (outcome.kind === "announced") {

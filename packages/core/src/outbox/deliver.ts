@@ -1,5 +1,7 @@
 import { eq } from "drizzle-orm";
 import { commitments, outbox } from "../db/schema.ts";
+import { messageOf } from "../lib/message-of.ts";
+import { withTimeout } from "../lib/with-timeout.ts";
 import type { NudgeEvent } from "../platform/ports.ts";
 import { REMINDER_EVENT } from "../reminders/reminder-event.ts";
 import { type ReminderOutcome, sendReminder } from "../reminders/send-reminder.ts";
@@ -30,7 +32,7 @@ export async function deliver(opts: RelayOptions, entry: Entry, timeoutMs: numbe
     if (entry.requiresLive && entry.commitmentId) return await deliverHeld(opts, entry, event, timeoutMs);
     return outcomeOf(await withTimeout(opts.platform.nudging.ingest(event), timeoutMs, "nudging ingest"));
   } catch (error) {
-    return { kind: "retry", error: error instanceof Error ? error.message : String(error) };
+    return { kind: "retry", error: messageOf(error) };
   }
 }
 
@@ -85,12 +87,4 @@ function outcomeOf(result: ReminderOutcome): Outcome {
     case "dropped":
       return { kind: "dropped", reason: result.reason };
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

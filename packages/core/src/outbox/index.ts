@@ -3,7 +3,6 @@
 export { committedTopic } from "./commitment-entries.ts";
 export { OUTBOX_CHANNEL } from "./enqueue.ts";
 export {
-  type Backoff,
   DEFAULT_BACKOFF,
   OUTBOX_DELIVERED,
   OUTBOX_DROPPED,

@@ -1,11 +1,12 @@
 import { min } from "drizzle-orm";
 import type { Database, Db } from "../db/database.ts";
 import { outbox } from "../db/schema.ts";
+import type { Backoff } from "../lib/backoff.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Platform } from "../platform/ports.ts";
 import { OUTBOX_CHANNEL } from "./enqueue.ts";
-import { type Backoff, eligible, OUTBOX_RELAY_ERRORS, relayOutboxOnce } from "./relay.ts";
+import { eligible, OUTBOX_RELAY_ERRORS, relayOutboxOnce } from "./relay.ts";
 
 export type OutboxRelay = {
   /** Run a round now (also what a NOTIFY does). */

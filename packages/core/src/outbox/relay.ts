@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/database.ts";
 import { outbox } from "../db/schema.ts";
+import { type Backoff, backoffDelay } from "../lib/backoff.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Platform } from "../platform/ports.ts";
@@ -19,13 +20,7 @@ export const OUTBOX_FAILED = "flexibility_outbox_failed_total";
 export const OUTBOX_DROPPED = "flexibility_outbox_dropped_total";
 export const OUTBOX_RELAY_ERRORS = "flexibility_outbox_relay_errors_total";
 
-export type Backoff = {
-  /** Delay after the first failed attempt (ms); doubled per further attempt. */
-  baseMs: number;
-  /** Ceiling of the delay (ms): a recovered broker or tool is retried within this. */
-  maxMs: number;
-};
-
+/** Retries of a delivery: 1 s after the first failure, doubling, at most a minute apart; no jitter. */
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 60_000 };
 
 export type RelayOptions = {
@@ -50,11 +45,6 @@ export type RelayRound = {
 };
 
 type Entry = typeof outbox.$inferSelect;
-
-/** The delay before attempt `attempts + 1` after `attempts` failed ones (exponential, capped). */
-export function backoffDelay(attempts: number, backoff: Backoff = DEFAULT_BACKOFF): number {
-  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, attempts - 1));
-}
 
 /** One round: claim the due entries, deliver them concurrently, record each outcome. */
 export async function relayOutboxOnce(opts: RelayOptions): Promise<RelayRound> {
@@ -129,7 +119,7 @@ async function record(opts: RelayOptions, entry: Entry, outcome: Exclude<Outcome
   );
   switch (outcome.kind) {
     case "retry": {
-      const delay = backoffDelay(entry.attempts, opts.backoff);
+      const delay = backoffDelay(entry.attempts, opts.backoff ?? DEFAULT_BACKOFF);
       metrics.inc(OUTBOX_RETRIED, labels);
       log.warn("outbox: delivery failed; will retry", {
         ...fields,

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, isNotNull, lt, sql } from "drizzle-orm";
 import { type Ctx, withTransaction } from "../context.ts";
 import { commitments as c, preferences as p } from "../db/schema.ts";
 import { NotFoundError, UpstreamError } from "../errors.ts";
+import { messageOf } from "../lib/message-of.ts";
 import type { Leaderboard } from "../schemas/points.ts";
 import { createZonedClock } from "../settlement/zoned-clock.ts";
 import { formatInstant } from "../time.ts";
@@ -79,7 +80,7 @@ async function communityOf(ctx: Ctx, me: string): Promise<string> {
     .limit(1);
   if (latest?.communityId) {
     ctx.log.warn("leaderboard community from the latest commitment: the Digital Twin did not answer", {
-      error: failure instanceof Error ? failure.message : String(failure),
+      error: messageOf(failure),
     });
     return latest.communityId;
   }

@@ -1,6 +1,7 @@
 import type { Ctx } from "../context.ts";
 import type { CommitmentRow } from "../db/schema.ts";
 import { UpstreamError } from "../errors.ts";
+import { messageOf } from "../lib/message-of.ts";
 import type { RawRow } from "../platform/ports.ts";
 import { coerceNumber } from "../suggestions/dt-rows.ts";
 import { parseInstant } from "../time.ts";
@@ -275,8 +276,4 @@ function warnOnce(tx: Ctx, run: Run, key: string, msg: string, fields: Record<st
   if (run.warned.has(key)) return;
   run.warned.add(key);
   tx.log.warn(msg, fields);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { messageOf } from "../lib/message-of.ts";
 import type { SettlementMethodOut } from "../schemas/settlement.ts";
 
 // The settlement method's parameters, read from the flexibility YAML in the platform pipeline's own
@@ -159,7 +160,7 @@ export function parseSettlementMethod(text: string, overrides: MethodOverrides =
   try {
     document = parseYaml(text);
   } catch (error) {
-    return { ok: false, problems: [`not YAML: ${error instanceof Error ? error.message : String(error)}`] };
+    return { ok: false, problems: [`not YAML: ${messageOf(error)}`] };
   }
   const parsed = FlexibilityYaml.safeParse(document);
   if (!parsed.success) {

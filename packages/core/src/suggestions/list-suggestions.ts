@@ -3,6 +3,7 @@ import { authorize, ownScope } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import { commitments, offers } from "../db/schema.ts";
 import { ForbiddenError } from "../errors.ts";
+import { messageOf } from "../lib/message-of.ts";
 import type { DtAuth, RawRow } from "../platform/ports.ts";
 import type { SuggestionItem } from "../schemas/suggestions.ts";
 import { buildSuggestions } from "./build-suggestions.ts";
@@ -113,8 +114,4 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
     }
     return built.items;
   });
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
