@@ -15,6 +15,7 @@ const ACTIONS = [
   "write",
   "delete",
   "respond",
+  "calendar",
   "service",
   "settle",
   "export",
@@ -32,14 +33,16 @@ const SCOPE_SETS = [
   ["flexibility.write"],
 ];
 
-/** A deterministic spread of inputs: participants (owner / stranger), services with each scope set, anonymous. */
+/** A deterministic spread of inputs: participants (owner / stranger), services with each scope set, anonymous (some reading a calendar feed). */
 function buildInputs(n: number): unknown[] {
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) {
     const action = { name: ACTIONS[i % ACTIONS.length] };
     const owner = i % 3 === 0 ? "user-1" : `user-${i % 17}`;
-    const resource = { type: "commitment", attributes: { owner_id: owner } };
     const kind = i % 10;
+    // Every other anonymous request reads a calendar feed by its secret (subject null, owner resolved).
+    const type = kind === 9 && i % 20 === 9 ? "calendar_feed" : "commitment";
+    const resource = { type, attributes: { owner_id: owner } };
     let subject: unknown;
     if (kind === 9) subject = null;
     else if (kind < 4) subject = { id: "user-1", is_service: false, scopes: [], roles: ["participant"] };

@@ -8,8 +8,9 @@ package celine.flexibility.access
 
 default allow := false
 
-# Participants act on what they own, without scopes.
-participant_actions := {"read", "write", "delete", "respond"}
+# Participants act on what they own, without scopes. `calendar`: minting their own calendar feed's
+# secret URL (no scope lets a service do it: a feed is a member's, and services have none).
+participant_actions := {"read", "write", "delete", "respond", "calendar"}
 
 # Scopes that let a service perform each action. `flexibility.read` / `flexibility.write` are legacy
 # aliases of the commitments scopes; export is reachable by its own scope only (admin does not imply it);
@@ -83,7 +84,23 @@ allow if {
 	service_may_act
 }
 
-reason := "authentication required" if {
+# A calendar feed is fetched by calendar apps, which cannot send a token: the secret in its URL is the
+# credential. The API resolves the secret to its member and asks with no subject (null, not absent) to
+# read that member's feed. Nothing else is ever allowed without a subject: another action, another
+# resource type, or a feed whose owner was not resolved is "authentication required" as before.
+feed_read_by_secret if {
+	input.subject == null
+	action == "read"
+	input.resource.type == "calendar_feed"
+	is_string(input.resource.attributes.owner_id)
+	input.resource.attributes.owner_id != ""
+}
+
+allow if feed_read_by_secret
+
+reason := "allowed" if {
+	feed_read_by_secret
+} else := "authentication required" if {
 	not authenticated
 } else := "invalid subject: is_service must be a boolean" if {
 	not is_service

@@ -4,7 +4,7 @@ package celine.flexibility.access_test
 
 import data.celine.flexibility.access
 
-actions := ["read", "write", "delete", "respond", "service", "settle", "export", "record", "erase", "launch_rockets"]
+actions := ["read", "write", "delete", "respond", "calendar", "service", "settle", "export", "record", "erase", "launch_rockets"]
 
 participant(id) := {"id": id, "is_service": false, "scopes": [], "roles": ["participant"]}
 
@@ -27,8 +27,8 @@ reason_for(subject, name, owner) := r if {
 
 # Participants
 
-test_participant_owner_may_read_write_delete_respond if {
-	allowed_actions(participant("alice"), "alice") == {"read", "write", "delete", "respond"}
+test_participant_owner_may_read_write_delete_respond_calendar if {
+	allowed_actions(participant("alice"), "alice") == {"read", "write", "delete", "respond", "calendar"}
 }
 
 test_participant_stranger_may_do_nothing if {
@@ -45,7 +45,7 @@ test_participant_without_owner_may_do_nothing if {
 
 test_participant_scopes_do_not_unlock_service_actions if {
 	p := object.union(participant("alice"), {"scopes": ["flexibility.admin", "flexibility.commitments.export"]})
-	allowed_actions(p, "alice") == {"read", "write", "delete", "respond"}
+	allowed_actions(p, "alice") == {"read", "write", "delete", "respond", "calendar"}
 }
 
 test_participant_stranger_reason if {
@@ -101,6 +101,56 @@ test_participant_never_erases_even_themself if {
 	reason_for(participant("alice"), "erase", "alice") == "action not permitted"
 	p := object.union(participant("alice"), {"scopes": ["flexibility.admin"]})
 	not access.allow with input as request(p, "erase", "alice")
+}
+
+# Calendar feeds: a participant mints their own feed's URL; the feed is read by its secret, with no subject
+
+feed(subject, name, owner) := {
+	"subject": subject,
+	"action": {"name": name},
+	"resource": {"type": "calendar_feed", "attributes": {"owner_id": owner}},
+}
+
+test_participant_mints_only_their_own_feed if {
+	access.allow with input as feed(participant("alice"), "calendar", "alice")
+	not access.allow with input as feed(participant("alice"), "calendar", "bob")
+	access.reason with input as feed(participant("alice"), "calendar", "bob") == "not resource owner"
+}
+
+test_no_service_mints_a_feed if {
+	every scopes in [[], ["flexibility.admin"], ["flexibility.commitments.write", "flexibility.commitments.read"]] {
+		not access.allow with input as feed(service(scopes), "calendar", "bob")
+		access.reason with input as feed(service(scopes), "calendar", "bob") == "action not permitted"
+	}
+}
+
+test_feed_read_by_secret_without_subject if {
+	access.allow with input as feed(null, "read", "alice")
+	access.reason with input as feed(null, "read", "alice") == "allowed"
+}
+
+test_feed_read_by_secret_needs_a_resolved_owner if {
+	not access.allow with input as feed(null, "read", "")
+	not access.allow with input as feed(null, "read", 7)
+	not access.allow with input as {"subject": null, "action": {"name": "read"}, "resource": {"type": "calendar_feed", "attributes": {}}}
+	access.reason with input as feed(null, "read", "") == "authentication required"
+}
+
+test_without_subject_only_a_feed_is_read if {
+	others := [name | some name in actions; name != "read"]
+	count(others) == count(actions) - 1
+	every name in others {
+		not access.allow with input as feed(null, name, "alice")
+		access.reason with input as feed(null, name, "alice") == "authentication required"
+	}
+	every type in ["commitment", "points", "member", "settlement", "calendar_feeds", "Calendar_feed"] {
+		not access.allow with input as {"subject": null, "action": {"name": "read"}, "resource": {"type": type, "attributes": {"owner_id": "alice"}}}
+	}
+}
+
+test_an_absent_subject_reads_no_feed if {
+	not access.allow with input as {"action": {"name": "read"}, "resource": {"type": "calendar_feed", "attributes": {"owner_id": "alice"}}}
+	access.reason with input as {"action": {"name": "read"}, "resource": {"type": "calendar_feed", "attributes": {"owner_id": "alice"}}} == "authentication required"
 }
 
 test_service_export_only if {

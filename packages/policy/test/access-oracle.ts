@@ -5,7 +5,7 @@ import type { Decision } from "../src/index.ts";
 
 type Rec = Record<string, unknown>;
 
-const PARTICIPANT_ACTIONS = new Set(["read", "write", "delete", "respond"]);
+const PARTICIPANT_ACTIONS = new Set(["read", "write", "delete", "respond", "calendar"]);
 const READ = ["flexibility.commitments.read", "flexibility.read", "flexibility.admin"];
 const WRITE = ["flexibility.commitments.write", "flexibility.write", "flexibility.admin"];
 const SERVICE_SCOPES: Record<string, { accepted: string[]; required: string }> = {
@@ -28,7 +28,21 @@ function deny(reason: string): Decision {
   return { allow: false, reason };
 }
 
+/** Reading a calendar feed by its secret: subject null (not absent), action read, the feed's owner resolved. */
+function isFeedReadBySecret(input: unknown): boolean {
+  const resource = field(input, "resource");
+  const owner = field(field(resource, "attributes"), "owner_id");
+  return (
+    field(input, "subject") === null &&
+    field(field(input, "action"), "name") === "read" &&
+    field(resource, "type") === "calendar_feed" &&
+    typeof owner === "string" &&
+    owner !== ""
+  );
+}
+
 export function decideAccessByHand(input: unknown): Decision {
+  if (isFeedReadBySecret(input)) return { allow: true, reason: "allowed" };
   const subject = field(input, "subject");
   const id = field(subject, "id");
   if (typeof id !== "string" || id === "") return deny("authentication required");

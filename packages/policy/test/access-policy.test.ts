@@ -30,6 +30,7 @@ const ACTIONS = [
   "write",
   "delete",
   "respond",
+  "calendar",
   "service",
   "settle",
   "export",
@@ -56,7 +57,7 @@ const MATRIX: Who[] = [
     label: "participant owner",
     subject: participant("alice"),
     owner: "alice",
-    allowed: ["read", "write", "delete", "respond"],
+    allowed: ["read", "write", "delete", "respond", "calendar"],
     denial: "action not permitted",
   },
   { label: "participant stranger", subject: participant("alice"), owner: "bob", allowed: [], denial: "" },
@@ -109,7 +110,7 @@ const MATRIX: Who[] = [
 function expectedDenial(who: Who, action: string): string {
   const isService = who.subject.is_service === true;
   if (!isService) {
-    if (!["read", "write", "delete", "respond"].includes(action)) return "action not permitted";
+    if (!["read", "write", "delete", "respond", "calendar"].includes(action)) return "action not permitted";
     return "not resource owner";
   }
   if (!["read", "service", "write", "delete", "settle", "export", "record", "erase"].includes(action))
@@ -153,6 +154,35 @@ describe("decide() over the action × subject matrix", () => {
         allow: false,
         reason: "authentication required",
       });
+    }
+  });
+
+  test("without a subject, only reading a calendar feed whose owner was resolved is allowed", () => {
+    const feed = (subject: unknown, name: string, attributes: Record<string, unknown>) => ({
+      ...(subject === undefined ? {} : { subject }),
+      action: { name },
+      resource: { type: "calendar_feed", attributes },
+    });
+    const cases: [input: unknown, allow: boolean][] = [
+      [feed(null, "read", { owner_id: "alice" }), true],
+      [feed(undefined, "read", { owner_id: "alice" }), false],
+      [feed(null, "read", {}), false],
+      [feed(null, "read", { owner_id: "" }), false],
+      [feed(null, "calendar", { owner_id: "alice" }), false],
+      [feed(null, "write", { owner_id: "alice" }), false],
+      [
+        {
+          subject: null,
+          action: { name: "read" },
+          resource: { type: "commitment", attributes: { owner_id: "alice" } },
+        },
+        false,
+      ],
+    ];
+    for (const [input, allow] of cases) {
+      const expected = { allow, reason: allow ? "allowed" : "authentication required" };
+      expect(policy.decide(ACCESS_ENTRYPOINT, input), JSON.stringify(input)).toEqual(expected);
+      expect(decideAccessByHand(input), JSON.stringify(input)).toEqual(expected);
     }
   });
 

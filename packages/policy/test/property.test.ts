@@ -12,6 +12,7 @@ const ACTIONS = [
   "write",
   "delete",
   "respond",
+  "calendar",
   "service",
   "settle",
   "export",
@@ -59,7 +60,7 @@ const requestLike = fc.record(
     action: fc.oneof(fc.record({ name: fc.oneof(fc.constantFrom(...ACTIONS), odd) }), odd),
     resource: fc.oneof(
       fc.record({
-        type: fc.constant("commitment"),
+        type: fc.oneof(fc.constantFrom("commitment", "calendar_feed"), odd),
         attributes: fc.oneof(
           fc.record({ owner_id: fc.oneof(fc.constantFrom(...IDS), odd) }, { requiredKeys: [] }),
           odd,
