@@ -1,17 +1,10 @@
-import type { Logger, Metrics } from "@celine/core";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { type Logger, type Metrics, settlesWithin } from "@celine/core";
+import { connectMqtt, type MqttConnectionState, type MqttLoginSource } from "@celine/platform";
+import type { MqttClient } from "mqtt";
 
-// One MQTT connection that stays subscribed for the life of the process. mqtt.js's own reconnect
-// retries at a fixed period with the credentials of the first attempt; here every retry waits a
-// little longer (capped, with jitter) and logs in afresh, so a broker that is down at start-up, or
-// a JWT that expired while we were away, is retried forever rather than abandoned.
-
-export type BrokerLogin = {
-  username?: string;
-  password?: string;
-  /** When the credentials stop working (ms since the epoch): a JWT's `exp`. Renewed before then. */
-  expiresAt?: number | null;
-};
+// The listener's subscription: the shared MQTT connection (@celine/platform's connectMqtt: back-off,
+// a fresh login per attempt, renewal before the login expires) plus subscribing on every connect,
+// and pausing (no more PUBACKs) for a clean shutdown.
 
 export type BrokerOptions = {
   /** mqtt://host:port or mqtts://host:port */
@@ -24,7 +17,7 @@ export type BrokerOptions = {
   /** Full topic filters (prefix and `$share/<group>/` included), subscribed with QoS 1. */
   topics: string[];
   /** Credentials for each connection attempt (a fresh token for JWT logins). */
-  login: () => Promise<BrokerLogin>;
+  login: MqttLoginSource;
   reconnect: { minMs: number; maxMs: number };
   keepaliveSeconds?: number;
   /** Called for every message; must not throw and must not block (work is tracked elsewhere). */
@@ -33,7 +26,7 @@ export type BrokerOptions = {
   metrics: Metrics;
 };
 
-export type BrokerState = "connecting" | "connected" | "subscribed" | "waiting" | "closed";
+export type BrokerState = MqttConnectionState | "subscribed";
 
 export type BrokerSubscription = {
   state(): BrokerState;
@@ -49,196 +42,81 @@ export type BrokerSubscription = {
 };
 
 const UNSUBSCRIBE_TIMEOUT_MS = 2_000;
-/** Log in again this long before the credentials expire (at most a quarter of what is left). */
-const RENEW_BEFORE_MS = 60_000;
-const END_TIMEOUT_MS = 2_000;
 
 export function subscribeForever(opts: BrokerOptions): BrokerSubscription {
   const log = opts.log.child({ component: "broker" });
-  let client: MqttClient | null = null;
-  let state: BrokerState = "connecting";
-  let attempt = 0;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let renewTimer: ReturnType<typeof setTimeout> | undefined;
-  let renewing = false;
-  let expiresAt: number | null = null;
   let closing = false;
   let accepting = true;
-  let lastError: string | null = null;
-  let wasConnected = false;
+  let subscribed = false;
 
-  const base: IClientOptions = {
+  const connection = connectMqtt({
+    url: opts.url,
     clientId: opts.clientId,
     protocolVersion: opts.protocolVersion,
-    clean: opts.clean ?? true,
-    keepalive: opts.keepaliveSeconds ?? 30,
-    connectTimeout: 10_000,
-    // Reconnects are ours (backoff, fresh login); mqtt.js must neither retry nor resubscribe.
-    reconnectPeriod: 0,
-    resubscribe: false,
+    clean: opts.clean,
+    keepaliveSeconds: opts.keepaliveSeconds ?? 30,
+    login: opts.login,
+    reconnect: opts.reconnect,
+    on: {
+      connected: (client) => {
+        opts.metrics.inc("flexibility_listener_broker_connects_total");
+        subscribe(client);
+      },
+      closed: () => {
+        subscribed = false;
+      },
+      lost: () => opts.metrics.inc("flexibility_listener_broker_disconnects_total"),
+    },
+    log,
+  });
+  const { client } = connection;
+  client.handleMessage = (packet, done) => {
+    // Paused: no PUBACK. The packet stays unacknowledged until we disconnect.
+    if (!accepting) return;
+    opts.onMessage(
+      packet.topic,
+      typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload,
+    );
+    done();
   };
-
-  function nextDelay(): number {
-    const ceiling = Math.min(opts.reconnect.maxMs, opts.reconnect.minMs * 2 ** Math.min(attempt, 20));
-    attempt += 1;
-    // Full jitter in the upper half: replicas that lost the broker together do not return together.
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-  }
-
-  function retryLater(): void {
-    if (closing || retryTimer) return;
-    state = "waiting";
-    const delay = nextDelay();
-    log.warn("broker unavailable; retrying", { attempt, delay_ms: delay, error: lastError });
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void open();
-    }, delay);
-  }
-
-  async function open(prefetched?: BrokerLogin): Promise<void> {
-    if (closing) return;
-    state = "connecting";
-    let login: BrokerLogin;
-    try {
-      login = prefetched ?? (await opts.login());
-    } catch (error) {
-      lastError = `broker login: ${error instanceof Error ? error.message : String(error)}`;
-      retryLater();
-      return;
-    }
-    if (closing) return;
-    const { expiresAt: until = null, ...credentials } = login;
-    expiresAt = until;
-    if (client) {
-      Object.assign(client.options, credentials);
-      client.reconnect();
-      return;
-    }
-    client = mqtt.connect(opts.url, { ...base, ...credentials });
-    wire(client);
-  }
-
-  /** Before the login expires: fetch a new one, then reconnect with it at once (no backoff). */
-  function scheduleRenewal(): void {
-    clearTimeout(renewTimer);
-    if (expiresAt === null) return;
-    const remaining = expiresAt - Date.now();
-    const delay = Math.max(1_000, remaining - Math.min(RENEW_BEFORE_MS, remaining / 4));
-    renewTimer = setTimeout(() => void renew(), delay);
-  }
-
-  async function renew(): Promise<void> {
-    const c = client;
-    if (closing || !c?.connected) return;
-    let login: BrokerLogin;
-    try {
-      login = await opts.login();
-    } catch (error) {
-      log.warn("broker login renewal failed; trying again", { error });
-      renewTimer = setTimeout(() => void renew(), 5_000);
-      return;
-    }
-    if (closing) return;
-    log.info("renewing the broker login");
-    renewing = true;
-    c.end(false, {}, () => {
-      renewing = false;
-      void open(login);
-    });
-  }
-
-  function wire(c: MqttClient): void {
-    c.handleMessage = (packet, done) => {
-      // Paused: no PUBACK. The packet stays unacknowledged until we disconnect.
-      if (!accepting) return;
-      opts.onMessage(
-        packet.topic,
-        typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload,
-      );
-      done();
-    };
-    c.on("connect", () => {
-      attempt = 0;
-      lastError = null;
-      wasConnected = true;
-      state = "connected";
-      opts.metrics.inc("flexibility_listener_broker_connects_total");
-      log.info("broker connected", { url: opts.url });
-      scheduleRenewal();
-      subscribe(c);
-    });
-    c.on("error", (error) => {
-      lastError = error.message;
-    });
-    c.on("close", () => {
-      clearTimeout(renewTimer);
-      if (closing || renewing) return;
-      if (wasConnected) {
-        wasConnected = false;
-        opts.metrics.inc("flexibility_listener_broker_disconnects_total");
-        log.warn("broker connection lost", { error: lastError });
-      }
-      retryLater();
-    });
-  }
 
   function subscribe(c: MqttClient): void {
     if (!accepting) return;
     c.subscribe(opts.topics, { qos: 1 }, (error, granted) => {
-      if (closing || c !== client) return;
+      if (closing) return;
       const refused = (granted ?? []).filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
       if (error || refused.length > 0) {
-        lastError = error ? error.message : `subscription refused: ${refused.map((g) => g.topic).join(", ")}`;
-        log.error("subscribe failed; reconnecting", { error: lastError });
+        const why = error ? error.message : `subscription refused: ${refused.map((g) => g.topic).join(", ")}`;
+        log.error("subscribe failed; reconnecting", { error: why });
         // A refused subscription (ACL, quota) is retried through a fresh connection and login.
         c.end(true);
         return;
       }
       if (c.connected) {
-        state = "subscribed";
+        subscribed = true;
         log.info("subscribed", { topics: opts.topics });
       }
     });
   }
 
-  void open();
+  const state = (): BrokerState =>
+    subscribed && connection.state() === "connected" ? "subscribed" : connection.state();
 
   return {
-    state: () => state,
-    ready: () => state === "subscribed" && client?.connected === true,
+    state,
+    ready: () => state() === "subscribed" && client.connected,
     async pause() {
       accepting = false;
-      const c = client;
-      if (!c?.connected) return;
-      await withTimeout(
-        new Promise<void>((resolve) => c.unsubscribe(opts.topics, () => resolve())),
+      if (!client.connected) return;
+      await settlesWithin(
+        new Promise<void>((resolve) => client.unsubscribe(opts.topics, () => resolve())),
         UNSUBSCRIBE_TIMEOUT_MS,
       );
     },
     async close() {
       closing = true;
       accepting = false;
-      clearTimeout(retryTimer);
-      clearTimeout(renewTimer);
-      state = "closed";
-      const c = client;
-      if (!c) return;
-      const ended = await withTimeout(
-        new Promise<void>((resolve) => c.end(false, {}, () => resolve())),
-        END_TIMEOUT_MS,
-      );
-      if (!ended) await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
+      await connection.close();
     },
   };
-}
-
-async function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const result = await Promise.race([work.then(() => true as const), timedOut]);
-  clearTimeout(timer);
-  return result;
 }

@@ -1,4 +1,4 @@
-import type { Ctx, Logger, Metrics } from "@celine/core";
+import { type Ctx, type Logger, type Metrics, settlesWithin } from "@celine/core";
 import { prefixTopic } from "@celine/platform";
 import { type Handled, matchesFilter, type Route } from "./topics.ts";
 
@@ -83,14 +83,7 @@ export function createDispatcher({
     inFlight: () => running.size,
     async drain(timeoutMs) {
       if (running.size === 0) return true;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      const all = Promise.allSettled([...running]).then(() => true as const);
-      const finished = await Promise.race([all, timedOut]);
-      clearTimeout(timer);
-      return finished;
+      return settlesWithin(Promise.allSettled([...running]), timeoutMs);
     },
   };
 }

@@ -1,7 +1,7 @@
 // `bun run listener`: the pipeline-driven worker, configured from the environment.
-import { createLogger, createMetrics } from "@celine/core";
+import { createLogger, createMetrics, messageOf } from "@celine/core";
 import { openDatabase } from "@celine/core/db";
-import { createPlatform, jwtExpiry } from "@celine/platform";
+import { brokerLogin, createPlatform } from "@celine/platform";
 import { coreConfigOf, insecureSettings } from "@celine/platform/env";
 import { parseListenerEnv } from "./env.ts";
 import { startListener } from "./listener.ts";
@@ -10,7 +10,7 @@ let env: ReturnType<typeof parseListenerEnv>;
 try {
   env = parseListenerEnv(process.env);
 } catch (error) {
-  console.error(error instanceof Error ? error.message : String(error));
+  console.error(messageOf(error));
   process.exit(1);
 }
 const problems = insecureSettings(env);
@@ -34,14 +34,11 @@ const listener = await startListener({
     url: `${env.CELINE_MQTT_USE_TLS ? "mqtts" : "mqtt"}://${env.CELINE_MQTT_HOST}:${env.CELINE_MQTT_PORT}`,
     clientId: env.LISTENER_CLIENT_ID,
     protocolVersion: env.CELINE_MQTT_PROTOCOL_VERSION,
-    login:
+    login: brokerLogin(
       env.CELINE_MQTT_AUTH === "jwt"
-        ? async () => {
-            // PLATFORM §6: a client-credentials token as username, the literal "jwt" as password.
-            const token = await platform.tokens.token(env.CELINE_MQTT_SCOPE);
-            return { username: token, password: "jwt", expiresAt: jwtExpiry(token) };
-          }
-        : async () => ({ username: env.CELINE_MQTT_USERNAME, password: env.CELINE_MQTT_PASSWORD }),
+        ? { kind: "jwt", tokens: platform.tokens, scope: env.CELINE_MQTT_SCOPE }
+        : { kind: "password", username: env.CELINE_MQTT_USERNAME, password: env.CELINE_MQTT_PASSWORD },
+    ),
     reconnect: { minMs: env.LISTENER_RECONNECT_MIN_MS, maxMs: env.LISTENER_RECONNECT_MAX_MS },
   },
   topicPrefix: env.CELINE_MQTT_TOPIC_PREFIX,

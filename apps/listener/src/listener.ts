@@ -1,16 +1,17 @@
 import {
-  type Authorizer,
   type CoreConfig,
-  type Ctx,
   type Logger,
   type Metrics,
+  messageOf,
   type Platform,
   pruneProcessedRuns,
   startOutboxRelay,
+  systemCtx,
+  withTimeout,
 } from "@celine/core";
 import type { Database } from "@celine/core/db";
-import { prefixTopic } from "@celine/platform";
-import { type BrokerLogin, type BrokerSubscription, subscribeForever } from "./broker.ts";
+import { type MqttLoginSource, prefixTopic } from "@celine/platform";
+import { type BrokerSubscription, subscribeForever } from "./broker.ts";
 import { createDispatcher, type Dispatcher, type MakeCtx } from "./dispatch.ts";
 import { HANDLERS, type HandlerName, type RunHandler } from "./handlers/index.ts";
 import { type ProbeServer, type Readiness, serveProbes } from "./http.ts";
@@ -30,7 +31,7 @@ export type ListenerOptions = {
     clientId?: string;
     protocolVersion?: 4 | 5;
     clean?: boolean;
-    login?: () => Promise<BrokerLogin>;
+    login?: MqttLoginSource;
     reconnect?: { minMs: number; maxMs: number };
     keepaliveSeconds?: number;
   };
@@ -60,10 +61,6 @@ export type Listener = {
   stop(): Promise<{ drained: boolean }>;
 };
 
-export const SYSTEM_ACTOR = { kind: "system", id: "system" } as const;
-/** The system actor needs no decision (see authorize); anything else asking here is refused. */
-const refuseAll: Authorizer = async () => ({ allow: false, reason: "the listener acts as the system only" });
-
 /** Handled runs are kept this long (a redelivery comes within minutes; a month is generous). */
 const PROCESSED_RUNS_KEPT_MS = 30 * 24 * 3_600_000;
 const PRUNE_EVERY_MS = 6 * 3_600_000;
@@ -76,23 +73,19 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   const topicPrefix = opts.topicPrefix ?? "";
   let stopping = false;
 
-  const makeCtx: MakeCtx = ({ runId }) => systemCtx({ runId });
-  function systemCtx({ runId }: { runId: string | null }): Ctx {
-    const ctxLog = runId ? log.child({ run_id: runId }) : log;
-    return {
+  /** The listener acts as the system; a run's id is in every log line of its handling. */
+  const ctxFor = (runId: string | null) =>
+    systemCtx({
       db: database.db,
-      actor: SYSTEM_ACTOR,
-      authorizer: refuseAll,
-      log: ctxLog,
-      audit: (record) => ctxLog.warn("denied", { ...record }),
-      config,
-      requestId: runId,
-      now,
-      credentials: null,
       platform,
+      config,
+      log: runId ? log.child({ run_id: runId }) : log,
       metrics,
-    };
-  }
+      now,
+      requestId: runId,
+      job: "the listener",
+    });
+  const makeCtx: MakeCtx = ({ runId }) => ctxFor(runId);
 
   const dispatcher = createDispatcher({
     routes: createTopics({ flows: opts.flows, handlers: opts.handlers ?? HANDLERS }),
@@ -135,7 +128,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   async function prune(): Promise<void> {
     try {
       const removed = await pruneProcessedRuns({
-        ctx: systemCtx({ runId: null }),
+        ctx: ctxFor(null),
         input: { before: new Date(now().getTime() - PROCESSED_RUNS_KEPT_MS) },
       });
       if (removed > 0) log.info("forgot old handled runs", { removed });
@@ -151,10 +144,10 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     const checks: Record<string, string> = {};
     checks.broker = broker.ready() ? "ok" : broker.state();
     try {
-      await withDeadline(database.ping(), DB_PING_TIMEOUT_MS);
+      await withTimeout(database.ping(), DB_PING_TIMEOUT_MS, "database ping");
       checks.database = "ok";
     } catch (error) {
-      checks.database = error instanceof Error ? error.message : String(error);
+      checks.database = messageOf(error);
     }
     if (stopping) checks.process = "stopping";
     return { ready: !stopping && checks.broker === "ok" && checks.database === "ok", checks };
@@ -197,16 +190,4 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       return stopped;
     },
   };
-}
-
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

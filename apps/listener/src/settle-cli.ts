@@ -7,7 +7,7 @@
 //
 // Prints the run's summary as one JSON line. Exit 0 when the run completed (rows left waiting for
 // data are not an error), 1 on a configuration or database failure.
-import { type Authorizer, type Ctx, createLogger, createMetrics, settleDueCommitments } from "@celine/core";
+import { createLogger, createMetrics, messageOf, settleDueCommitments, systemCtx } from "@celine/core";
 import { openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
 import {
@@ -28,7 +28,7 @@ let env: ReturnType<typeof withSettlementMethod<typeof parsed.data>>;
 try {
   env = withSettlementMethod(parsed.data);
 } catch (error) {
-  console.error(error instanceof Error ? error.message : String(error));
+  console.error(messageOf(error));
   process.exit(1);
 }
 const problems = insecureSettings(env);
@@ -48,24 +48,15 @@ const log = createLogger({ level: env.LOG_LEVEL, fields: { service: "flexibility
 const metrics = createMetrics();
 const database = await openDatabase({ url: env.DATABASE_URL, schema: env.DB_SCHEMA });
 const platform = createPlatform({ env, log, metrics, mqtt: false });
-/** The system actor needs no policy decision; anything else asking here is refused. */
-const refuseAll: Authorizer = async () => ({
-  allow: false,
-  reason: "the settle CLI acts as the system only",
-});
-const ctx: Ctx = {
+const ctx = systemCtx({
   db: database.db,
-  actor: { kind: "system", id: "system" },
-  authorizer: refuseAll,
-  log,
-  audit: (record) => log.warn("denied", { ...record }),
-  config: coreConfigOf(env),
-  requestId: `settle-cli-${crypto.randomUUID()}`,
-  now: () => new Date(),
-  credentials: null,
   platform,
+  config: coreConfigOf(env),
+  log,
   metrics,
-};
+  requestId: `settle-cli-${crypto.randomUUID()}`,
+  job: "the settle CLI",
+});
 
 let code = 0;
 try {
