@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import {
   type CoreConfig,
   type MethodOverrides,
+  messageOf,
   parseSettlementMethod,
   type SettlementMethod,
 } from "@celine/core";
@@ -204,9 +205,7 @@ export function loadSettlementMethod(path: string, overrides: MethodOverrides = 
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new Error(
-      `FLEXIBILITY_CONFIG: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new Error(`FLEXIBILITY_CONFIG: cannot read ${path}: ${messageOf(error)}`);
   }
   const parsed = parseSettlementMethod(text, overrides);
   if (!parsed.ok) {

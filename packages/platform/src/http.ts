@@ -1,4 +1,4 @@
-import { type Logger, type Metrics, UpstreamError } from "@celine/core";
+import { backoffDelay, type Logger, type Metrics, messageOf, UpstreamError } from "@celine/core";
 
 // One outbound HTTP exchange with a platform service: a deadline covering the whole exchange
 // (headers and body), one metric per attempt, retries with backoff only when the caller says the
@@ -68,13 +68,9 @@ export async function send(target: HttpTarget, req: HttpRequest): Promise<HttpAn
         attempt: attempt + 1,
       });
     }
-    await sleep(backoffDelay(attempt, backoffMs));
+    // Full jitter: spreads the retries of many callers of one struggling service apart.
+    await sleep(backoffDelay(attempt + 1, { baseMs: backoffMs, maxMs: MAX_BACKOFF_MS, jitter: "full" }));
   }
-}
-
-/** Full jitter: uniform in [0, base·2^attempt], capped (spreads retries of many callers apart). */
-export function backoffDelay(attempt: number, baseMs: number, capMs = MAX_BACKOFF_MS): number {
-  return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
 }
 
 async function attemptOnce(target: HttpTarget, req: HttpRequest): Promise<HttpAnswer> {
@@ -139,7 +135,7 @@ function parseJson(text: string): unknown {
 /** "connection refused to 127.0.0.1:8002" rather than a runtime's generic fetch message. */
 function describeNetworkError(error: unknown, url: URL): string {
   const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   if (/ECONNREFUSED|ConnectionRefused/i.test(code) || /refused/i.test(message)) {
     return `connection refused by ${url.host}`;
   }
