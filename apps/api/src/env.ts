@@ -1,4 +1,4 @@
-import type { SettlementMethod } from "@celine/core";
+import { parseSettlementMethod, type SettlementMethod } from "@celine/core";
 import {
   describeEnvIssues,
   type Env,
@@ -27,9 +27,25 @@ export type ApiEnv = z.output<typeof ApiEnv> & { method: SettlementMethod };
 
 /** Parse the environment once; every problem is named in one error. */
 export function parseApiEnv(env: Env): ApiEnv {
+  return withSettlementMethod(parseEnvOnly(env));
+}
+
+/**
+ * The same, with the settlement method's YAML given as text (the edge entry bundles it: there is no
+ * file to read); FLEXIBILITY_CONFIG is not read, POINTS_PER_KWH still overrides the rate.
+ */
+export function parseApiEnvWithMethod(env: Env, methodYaml: string, source: string): ApiEnv {
+  const parsed = parseEnvOnly(env);
+  const method = parseSettlementMethod(methodYaml, { pointsPerKwh: parsed.POINTS_PER_KWH });
+  if (!method.ok)
+    throw new Error(`invalid settlement method (${source}):\n  - ${method.problems.join("\n  - ")}`);
+  return { ...parsed, method: method.method };
+}
+
+function parseEnvOnly(env: Env): z.output<typeof ApiEnv> {
   const result = ApiEnv.safeParse(withAliases(env));
   if (!result.success) {
     throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
   }
-  return withSettlementMethod(result.data);
+  return result.data;
 }

@@ -1,30 +1,22 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import {
-  createLogger,
-  createMetrics,
-  type LogSink,
-  type OutboxRelay,
-  type Platform,
-  startOutboxRelay,
-} from "@celine/core";
+import { type LogSink, type OutboxRelay, type Platform, startOutboxRelay } from "@celine/core";
 import { type Database, openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
-import { coreConfigOf, insecureSettings, isDev, jwksUriOf } from "@celine/platform/env";
-import { createApp } from "./app.ts";
+import { composeApp, createTelemetry, startProblems } from "./compose.ts";
 import type { ApiEnv } from "./env.ts";
-import { createTokenVerifier } from "./lib/identity.ts";
 import { loadPolicy } from "./lib/policy.ts";
 
 // Assembles the app from configuration: the part shared by the Bun and Node entry points
 // (apps/api/bin/). Runtime-specific pieces (files for policies and docs assets, the database
-// driver) live here. Importing this module starts nothing: assemble() does, when called.
+// driver, the outbox relay) live here; the edge entry (edge.ts) has its own. Importing this module
+// starts nothing: assemble() does, when called.
 
 export { ApiEnv, parseApiEnv } from "./env.ts";
 
 export type Server = {
-  app: ReturnType<typeof createApp>;
+  app: ReturnType<typeof composeApp>;
   database: Database;
   problems: string[];
   /** Stops what assemble started (the outbox relay, an own broker connection), then closes the database. */
@@ -50,12 +42,10 @@ export async function assemble(
     collectGarbage?: () => void;
   } = {},
 ): Promise<Server> {
-  const log = createLogger({ level: env.LOG_LEVEL, sink: opts.sink, fields: { service: "flexibility-api" } });
-  const audit = createLogger({ level: "info", sink: opts.sink, fields: { logger: "audit" } });
+  const telemetry = createTelemetry(env, opts.sink);
+  const { log, metrics } = telemetry;
   const policy = await loadPolicy({ dir: env.POLICY_DIR, opaUrl: env.OPA_URL });
-  const problems = insecureSettings(env);
-  if (!isDev(env) && !policy.loaded) problems.push(policy.detail);
-  if (!policy.loaded) log.warn("policy not loaded; every request will be denied", { detail: policy.detail });
+  const problems = startProblems(env, policy, log);
   const database = await openDatabase({
     url: env.DATABASE_URL,
     schema: env.DB_SCHEMA,
@@ -63,26 +53,13 @@ export async function assemble(
     // A bundle (node.ts) cannot find drizzle/ relative to its own source file: it says where.
     migrations: opts.migrations,
   });
-  const metrics = createMetrics();
   const owned = opts.platform ? null : createPlatform({ env, log, metrics, mqtt: opts.relay === true });
   const platform = opts.platform ?? owned ?? undefined;
-  const app = createApp({
+  const app = composeApp(env, {
+    ...telemetry,
     database,
-    authorizer: policy.authorizer,
     policy,
-    verifier: createTokenVerifier({
-      issuer: env.CELINE_OIDC_BASE_URL,
-      jwksUri: jwksUriOf(env),
-      audience: env.CELINE_OIDC_AUDIENCE,
-      cooldownMs: env.JWKS_COOLDOWN_MS,
-    }),
-    log,
-    audit,
-    core: coreConfigOf(env),
-    jwtHeaderName: env.JWT_HEADER_NAME,
-    docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
     docsAsset: serveSwaggerAsset,
-    metrics,
     now: opts.now,
     platform,
     collectGarbage: opts.collectGarbage,

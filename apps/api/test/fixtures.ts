@@ -106,7 +106,7 @@ export function operatorBody<T extends Record<string, unknown> = Record<never, n
 
 /** Insert a row directly (tests only): for states and timestamps no route produces on demand. */
 export async function seedCommitment(
-  h: Harness,
+  h: Pick<Harness, "database">,
   row: Partial<NewCommitmentRow> & { userId: string },
 ): Promise<{ id: string }> {
   counter += 1;

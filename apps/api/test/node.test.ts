@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { LogRecord } from "@celine/core";
@@ -17,17 +17,11 @@ import { DEFAULT_FLEXIBILITY_CONFIG } from "@celine/platform/env";
 import { parseApiEnv } from "../src/env.ts";
 import { assemble, type Server } from "../src/server.ts";
 import { POLICY_DIR } from "./harness.ts";
+import { buildNodeBundle, nodeBinary, relayEnv, type ServerProcess, spawnServer } from "./server-process.ts";
 import { communityRow, deviceRow, seedMember } from "./suggestions-fixtures.ts";
 
 // Edge portability: the same app, bundled with `bun build --target=node` and served by
 // @hono/node-server under Node, answers exactly what it answers under Bun.
-
-const ENTRY = join(import.meta.dir, "../bin/node.ts");
-// PGlite loads its WebAssembly and file-system image relative to the module that imports it: the bundle.
-const PGLITE_ASSETS = ["pglite.wasm", "initdb.wasm", "pglite.data"];
-// Its contrib extensions (btree_gist: the live-overlap exclusion constraint) come from one level up
-// (`../btree_gist.tar.gz` in its contrib module, relative to the bundle once bundled).
-const PGLITE_EXTENSIONS = ["btree_gist.tar.gz"];
 
 type Runtime = { name: string; url: string };
 
@@ -36,7 +30,7 @@ let dt: DigitalTwin;
 let broker: TestBroker;
 let work: string;
 let bun: Server & { server: ReturnType<typeof Bun.serve> };
-let node: { process: ReturnType<typeof Bun.spawn>; url: string; output: () => string };
+let node: ServerProcess;
 const databases: Database[] = [];
 const bunLogs: LogRecord[] = [];
 
@@ -65,70 +59,6 @@ function baseEnv(): Record<string, string> {
   };
 }
 
-/**
- * The Node process runs the outbox relay, as the Bun entry point does: it connects to the test
- * broker (its own topic prefix) and gets a client secret the OIDC fake knows. The nudging tool and
- * the registry point at a closed loopback port: none of these requests enqueues work for them.
- */
-function relayEnv(): Record<string, string> {
-  const url = new URL(broker.url);
-  const nowhere = "http://127.0.0.1:9";
-  return {
-    CELINE_MQTT_HOST: url.hostname,
-    CELINE_MQTT_PORT: url.port || "1883",
-    CELINE_MQTT_TOPIC_PREFIX: `node-test-${crypto.randomUUID().slice(0, 8)}`,
-    CELINE_OIDC_CLIENT_SECRET: "svc-flexibility-secret",
-    NUDGING_API_URL: nowhere,
-    REC_REGISTRY_URL: nowhere,
-  };
-}
-
-async function buildNodeBundle(): Promise<string> {
-  const outfile = join(work, "app", "server.mjs");
-  const build = Bun.spawnSync([process.execPath, "build", ENTRY, "--target=node", "--outfile", outfile], {
-    stderr: "pipe",
-    stdout: "pipe",
-  });
-  expect(build.exitCode, `${build.stdout}${build.stderr}`).toBe(0);
-  const pgliteDist = dirname(Bun.resolveSync("@electric-sql/pglite", import.meta.dir));
-  for (const asset of PGLITE_ASSETS) await copyFile(join(pgliteDist, asset), join(work, "app", asset));
-  for (const asset of PGLITE_EXTENSIONS) await copyFile(join(pgliteDist, asset), join(work, asset));
-  return outfile;
-}
-
-async function startNode(bundle: string, env: Record<string, string>) {
-  const nodeBin = Bun.which("node");
-  if (!nodeBin) throw new Error("node is not on PATH: this test needs Node >= 20");
-  const proc = Bun.spawn([nodeBin, bundle], {
-    // Run from the bundle's own directory: nothing may come from the repository's node_modules.
-    cwd: dirname(bundle),
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let output = "";
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    const reader = stream.getReader();
-    const decoder = new TextDecoder();
-    for (let read = await reader.read(); !read.done; read = await reader.read()) {
-      output += decoder.decode(read.value, { stream: true });
-    }
-  };
-  void collect(proc.stdout);
-  void collect(proc.stderr);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const listening = /"msg":"listening","port":(\d+),"runtime":"node (v\d+)/.exec(output);
-    if (listening) {
-      return { process: proc, url: `http://127.0.0.1:${listening[1]}`, output: () => output };
-    }
-    if (proc.exitCode !== null) break;
-    await Bun.sleep(50);
-  }
-  proc.kill("SIGKILL");
-  throw new Error(`the Node server did not start:\n${output}`);
-}
-
 beforeAll(async () => {
   issuer = await startOidcIssuer();
   dt = await startDigitalTwin({ issuer });
@@ -137,17 +67,22 @@ beforeAll(async () => {
   dt.setDeviceWindows("node-alice", [deviceRow(WINDOW_START, WINDOW_END, { reward_points_estimated: 25 })]);
   broker = await testBrokerUrl();
   work = await mkdtemp(join(tmpdir(), "flex-node-"));
-  const bundle = await buildNodeBundle();
+  const bundle = await buildNodeBundle(work);
   const bunDb = await databaseEnv();
   const nodeDb = await databaseEnv(join(work, "pgdata"));
-  node = await startNode(bundle, {
-    ...baseEnv(),
-    ...nodeDb,
-    MIGRATIONS_DIR: MIGRATIONS_FOLDER,
-    FLEXIBILITY_CONFIG: DEFAULT_FLEXIBILITY_CONFIG,
-    ...relayEnv(),
-    PORT: "0",
-    LOG_LEVEL: "info",
+  node = await spawnServer("node", [nodeBinary(), bundle], {
+    // Run from the bundle's own directory: nothing may come from the repository's node_modules.
+    cwd: dirname(bundle),
+    env: {
+      ...baseEnv(),
+      ...nodeDb,
+      MIGRATIONS_DIR: MIGRATIONS_FOLDER,
+      FLEXIBILITY_CONFIG: DEFAULT_FLEXIBILITY_CONFIG,
+      ...relayEnv(broker.url, "node-test"),
+      PORT: "0",
+      LOG_LEVEL: "info",
+    },
+    listening: /"msg":"listening","port":(\d+),"runtime":"node v\d+/,
   });
   const env = parseApiEnv({ ...baseEnv(), ...bunDb, LOG_LEVEL: "info" });
   const assembled = await assemble(env, { sink: (r) => bunLogs.push(r) });
@@ -156,11 +91,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (node) {
-    node.process.kill("SIGTERM");
-    const exited = await Promise.race([node.process.exited, Bun.sleep(5_000).then(() => null)]);
-    if (exited === null) node.process.kill("SIGKILL");
-  }
+  await node?.stop();
   await bun?.server.stop(true);
   await bun?.close();
   for (const database of databases) await database.close();

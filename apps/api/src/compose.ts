@@ -1,0 +1,52 @@
+import { createLogger, createMetrics, type Logger, type LogSink, type Metrics } from "@celine/core";
+import { coreConfigOf, insecureSettings, isDev, jwksUriOf } from "@celine/platform/env";
+import { createApp } from "./app.ts";
+import type { ApiEnv } from "./env.ts";
+import type { AppDeps } from "./lib/app-env.ts";
+import type { LoadedPolicy } from "./lib/compile-policy.ts";
+import { createTokenVerifier } from "./lib/identity.ts";
+
+// The app from parsed configuration and the runtime's parts, with no file system, driver or
+// server: shared by the Bun and Node assembly (server.ts) and the edge entry (edge.ts).
+
+export type Telemetry = { log: Logger; audit: Logger; metrics: Metrics };
+
+/** The app's logger, the dedicated audit logger and the metrics registry. */
+export function createTelemetry(env: Pick<ApiEnv, "LOG_LEVEL">, sink?: LogSink): Telemetry {
+  return {
+    log: createLogger({ level: env.LOG_LEVEL, sink, fields: { service: "flexibility-api" } }),
+    audit: createLogger({ level: "info", sink, fields: { logger: "audit" } }),
+    metrics: createMetrics(),
+  };
+}
+
+/**
+ * What refuses a start outside CELINE_ENV=dev: the insecure settings and a policy bundle that did
+ * not load (in dev such a policy only denies every request, with a warning).
+ */
+export function startProblems(env: ApiEnv, policy: LoadedPolicy, log: Logger): string[] {
+  const problems = insecureSettings(env);
+  if (!isDev(env) && !policy.loaded) problems.push(policy.detail);
+  if (!policy.loaded) log.warn("policy not loaded; every request will be denied", { detail: policy.detail });
+  return problems;
+}
+
+export type AppParts = Telemetry &
+  Pick<AppDeps, "database" | "platform" | "now" | "docsAsset" | "collectGarbage"> & { policy: LoadedPolicy };
+
+export function composeApp(env: ApiEnv, { policy, ...parts }: AppParts) {
+  return createApp({
+    ...parts,
+    authorizer: policy.authorizer,
+    policy,
+    verifier: createTokenVerifier({
+      issuer: env.CELINE_OIDC_BASE_URL,
+      jwksUri: jwksUriOf(env),
+      audience: env.CELINE_OIDC_AUDIENCE,
+      cooldownMs: env.JWKS_COOLDOWN_MS,
+    }),
+    core: coreConfigOf(env),
+    jwtHeaderName: env.JWT_HEADER_NAME,
+    docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
+  });
+}
