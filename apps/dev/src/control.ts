@@ -1,6 +1,7 @@
 // Dev-only endpoints under /dev on the API's port, served by `bun run dev` and never by the API
 // itself: mint tokens with the dev issuer, read what the simulated nudging tool received, move
 // the simulated clock and start a simulated day. Loopback callers only (see stack.ts).
+import { addDays, formatHhmm, toLocalTime } from "@celine/core";
 import type { DigitalTwin, NudgingTool } from "@celine/fakes";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -8,7 +9,7 @@ import { DEMO_COMMUNITY, DEMO_MEMBERS, demoWindows, seedDigitalTwin } from "./de
 import type { DevClock } from "./dev-clock.ts";
 import type { DevIssuer, MintRequest } from "./dev-issuer.ts";
 import type { NudgeLog } from "./nudge-log.ts";
-import { addDays, wallClock, zonedInstant } from "./zoned-time.ts";
+import { zonedInstant } from "./zoned-time.ts";
 
 /** Where everything runs; `GET /dev` answers it (the demo and dev:token read it). */
 export type DevInfo = {
@@ -79,10 +80,10 @@ export function createControlApp(deps: ControlDeps) {
 
   const clockState = () => {
     const now = clock.now();
-    const local = wallClock(now, tz);
+    const local = toLocalTime(now, tz);
     return {
       now: now.toISOString(),
-      local: `${local.date} ${local.time}`,
+      local: `${local.date} ${formatHhmm(local)}`,
       time_zone: tz,
       offset_ms: clock.offsetMs(),
       seeded_day: deps.seededDay.current,
@@ -194,7 +195,7 @@ export function createControlApp(deps: ControlDeps) {
   app.post("/dev/day", async (c) => {
     const body = await readBody(c.req.raw, DayRequest);
     if (!body.ok) return invalid(body.detail);
-    const day = body.value.date ?? addDays(wallClock(clock.now(), tz).date, 1);
+    const day = body.value.date ?? addDays(toLocalTime(clock.now(), tz).date, 1);
     seedDigitalTwin(deps.dt, { day, timeZone: tz });
     deps.seededDay.current = day;
     deps.nudging.clearEvents();

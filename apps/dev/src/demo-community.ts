@@ -2,8 +2,9 @@
 // memberships and smart meters, flexibility windows with a midday surplus, a solar forecast, and
 // hourly metered consumption for three weeks of baselines. Everything is a pure function of the
 // simulated day, so the same day always yields the same numbers (the demo's output is stable).
+import { addDays } from "@celine/core";
 import type { DigitalTwin, DtConsumptionRow, DtRow, RecRegistry, RegistryMember } from "@celine/fakes";
-import { addDays, naiveUtc, zonedInstant } from "./zoned-time.ts";
+import { naiveUtc, zonedInstant } from "./zoned-time.ts";
 
 export const DEMO_COMMUNITY = { key: "demo-rec", name: "Comunità Energetica Demo (Trento)" } as const;
 

@@ -2,10 +2,11 @@
 // step — the forecast broadcast, suggestions, an accept, the pre-window reminder, the meter tick
 // and its catch-up reminder, the settlement with its baseline, points and the leaderboard. Each
 // step checks what must have happened; the first that did not ends the demo with exit code 1.
+
 import { parseArgs } from "node:util";
+import { formatHhmm, toLocalTime } from "@celine/core";
 import { type Answer, connectDev, connectPipelines, DemoError, type DevClient } from "./demo-client.ts";
 import type { LoggedNudge } from "./nudge-log.ts";
-import { wallClock } from "./zoned-time.ts";
 
 export type DemoOptions = {
   /** The dev stack, e.g. http://127.0.0.1:8017. */
@@ -457,12 +458,12 @@ function describeSuggestion(s: Suggestion): string {
 
 /** The community-local date of an instant (season bounds are local midnights). */
 function localDate(instant: string, timeZone: string): string {
-  return wallClock(new Date(instant), timeZone).date;
+  return toLocalTime(new Date(instant), timeZone).date;
 }
 
 /** The community-local clock time of an instant, HH:MM. */
 function localTime(instant: string, timeZone: string): string {
-  return wallClock(new Date(instant), timeZone).time;
+  return formatHhmm(toLocalTime(new Date(instant), timeZone));
 }
 
 function round2(value: number): number {

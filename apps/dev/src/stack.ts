@@ -6,7 +6,7 @@
 // `bun run start`.
 import { join, resolve } from "node:path";
 import { assemble, parseApiEnv } from "@celine/api/server";
-import { createLogger, createMetrics, type LogSink, OUTBOX_CHANNEL } from "@celine/core";
+import { createLogger, createMetrics, type LogSink, OUTBOX_CHANNEL, toLocalTime } from "@celine/core";
 import {
   defaultOidcClients,
   startDigitalTwin,
@@ -25,7 +25,6 @@ import { createDevClock } from "./dev-clock.ts";
 import { startDevIssuer } from "./dev-issuer.ts";
 import { createNudgeLog } from "./nudge-log.ts";
 import { freePort, pickPort } from "./ports.ts";
-import { wallClock } from "./zoned-time.ts";
 
 export type DevStackOptions = {
   /** Root of everything persisted (PGlite, issuer key, clock); null = all in memory (tests). */
@@ -137,7 +136,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const timeZone = apiEnv.COMMUNITY_TIMEZONE;
     const clock = await createDevClock(opts.dataDir);
 
-    const seededDay = { current: wallClock(clock.now(), timeZone).date };
+    const seededDay = { current: toLocalTime(clock.now(), timeZone).date };
     seedDigitalTwin(dt, { day: seededDay.current, timeZone });
     seedRegistry(registry);
 

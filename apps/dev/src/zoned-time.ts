@@ -1,19 +1,7 @@
-// Wall-clock time in a community's zone ↔ UTC instants, for seeding the simulated platform.
-// The demo speaks in community time ("11:00 tomorrow in Rome"); the fakes store naive UTC. The
-// zone arithmetic is core's (one DST implementation for the whole service).
-import { addDays, toLocalTime, zonedClockOf } from "@celine/core";
-
-export { addDays };
-
-/** Wall-clock fields of an instant in `timeZone`. */
-export function wallClock(
-  instant: Date,
-  timeZone: string,
-): { date: string; hour: number; minute: number; time: string; weekday: number } {
-  const { date, hour, minute, hhmm } = toLocalTime(instant, timeZone);
-  // 0 = Sunday … 6 = Saturday, of the local date.
-  return { date, hour, minute, time: hhmm, weekday: new Date(`${date}T00:00:00Z`).getUTCDay() };
-}
+// Community time as the demo writes it ("11:00 tomorrow in Rome") → UTC instants, and instants as
+// the fakes store them (naive UTC). The zone arithmetic and the wall-clock type (`LocalTime`,
+// `toLocalTime`, `formatHhmm`) are core's: one DST implementation for the whole service.
+import { zonedClockOf } from "@celine/core";
 
 /**
  * The instant a local wall-clock time names, e.g. ("2026-07-02", "11:00", "Europe/Rome") →

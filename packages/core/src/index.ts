@@ -154,11 +154,15 @@ export {
   addDays,
   createZonedClock,
   daysBetween,
+  formatHhmm,
+  hourOf,
   isWeekend,
   type LocalDate,
+  type LocalTime,
+  toLocalTime,
   type ZonedClock,
+  zonedClockOf,
 } from "./settlement/zoned-clock.ts";
-export { toLocalTime, zonedClockOf } from "./suggestions/community-time.ts";
 export {
   DAY_PERIODS,
   DayPeriod,

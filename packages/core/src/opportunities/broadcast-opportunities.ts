@@ -5,7 +5,7 @@ import { broadcasts } from "../db/schema.ts";
 import { messageOf } from "../lib/message-of.ts";
 import { enqueue, type OutboxEntry } from "../outbox/enqueue.ts";
 import { roundHalfUp } from "../rounding.ts";
-import { toLocalTime } from "../suggestions/community-time.ts";
+import { formatHhmm, toLocalTime } from "../settlement/zoned-clock.ts";
 import { findOpportunityWindows, type OpportunityWindow, readForecastHours } from "./opportunity-window.ts";
 
 const HOUR_MS = 3_600_000;
@@ -107,8 +107,8 @@ async function broadcastToCommunity(
   const facts = {
     facts_version: "1.0" as const,
     scenario: "flexibility_opportunity",
-    window_start: start.hhmm,
-    window_end: toLocalTime(window.end, tz).hhmm,
+    window_start: formatHhmm(start),
+    window_end: formatHhmm(toLocalTime(window.end, tz)),
     estimated_kwh: String(kwh),
     reward_points: String(rewardPoints),
     period: start.date,

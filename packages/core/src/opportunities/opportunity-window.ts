@@ -1,5 +1,5 @@
 import type { RawRow } from "../platform/ports.ts";
-import { toLocalTime } from "../suggestions/community-time.ts";
+import { hourOf, toLocalTime } from "../settlement/zoned-clock.ts";
 import { coerceNumber } from "../suggestions/dt-rows.ts";
 import { parseInstant } from "../time.ts";
 
@@ -67,5 +67,5 @@ export function findOpportunityWindows(hours: ForecastHour[], timeZone: string):
 }
 
 function localHour(instant: Date, timeZone: string): number {
-  return toLocalTime(instant, timeZone).hour;
+  return hourOf(toLocalTime(instant, timeZone));
 }

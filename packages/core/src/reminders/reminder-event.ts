@@ -1,6 +1,6 @@
 import type { CommitmentRow } from "../db/schema.ts";
 import type { NudgeEvent } from "../platform/ports.ts";
-import { toLocalTime } from "../suggestions/community-time.ts";
+import { formatHhmm, toLocalTime } from "../settlement/zoned-clock.ts";
 
 export const REMINDER_EVENT = "flexibility_reminder";
 export const COMMITTED_EVENT = "flexibility_committed";
@@ -24,8 +24,8 @@ export function commitmentFacts(
   return {
     facts_version: "1.0",
     scenario,
-    window_start: start.hhmm,
-    window_end: end.hhmm,
+    window_start: formatHhmm(start),
+    window_end: formatHhmm(end),
     reward_points_estimated: String(commitment.rewardPointsEstimated),
     period: start.date,
     commitment_id: commitment.id,

@@ -2,8 +2,11 @@
 // UTC offset at an instant; everything else is arithmetic on UTC milliseconds. Offsets are memoised
 // per quarter hour (every zone in use changes offset on a quarter-hour boundary), so a settlement
 // run that converts the same few clock windows thousands of times asks Intl only a few hundred times.
+// The one wall-clock type of the service: baselines, weeks and seasons, labels, nudge facts and the
+// dev stack all read a `LocalTime`.
 
 const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const QUARTER_MS = 15 * MINUTE_MS;
 
@@ -81,6 +84,37 @@ export function createZonedClock(timeZone: string): ZonedClock {
       return new Date(wall - before);
     },
   };
+}
+
+const clocks = new Map<string, ZonedClock>();
+
+/** The zone's clock, made once per zone and kept (it memoises offsets): for labels and nudge facts. */
+export function zonedClockOf(timeZone: string): ZonedClock {
+  const known = clocks.get(timeZone);
+  if (known) return known;
+  const clock = createZonedClock(timeZone);
+  clocks.set(timeZone, clock);
+  return clock;
+}
+
+/** The wall-clock reading of `instant` in `timeZone`. */
+export function toLocalTime(instant: Date, timeZone: string): LocalTime {
+  return zonedClockOf(timeZone).local(instant);
+}
+
+/** The hour (0–23) a wall-clock time reads. */
+export function hourOf(time: LocalTime): number {
+  return Math.floor(time.msOfDay / HOUR_MS);
+}
+
+/** "HH:MM", 24-hour, as labels and nudge facts write a wall-clock time (seconds dropped, not rounded). */
+export function formatHhmm(time: LocalTime): string {
+  const minutes = Math.floor(time.msOfDay / MINUTE_MS);
+  return `${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, "0");
 }
 
 // Baselines walk the same few dozen dates for every commitment of a run.

@@ -1,5 +1,5 @@
 import type { DayPeriod } from "../schemas/suggestions.ts";
-import { toLocalTime } from "./community-time.ts";
+import { formatHhmm, hourOf, toLocalTime } from "../settlement/zoned-clock.ts";
 
 export type WindowLabels = {
   from_period: "" | "evening";
@@ -36,9 +36,9 @@ export function labelWindow(window: { start: Date; end: Date }, now: Date, timeZ
   const tomorrow = start.date > today;
   return {
     from_period: tomorrow ? "evening" : "",
-    clock_range: tomorrow ? EVENING_RANGE : `${start.hhmm}${EN_DASH}${end.hhmm}`,
+    clock_range: tomorrow ? EVENING_RANGE : `${formatHhmm(start)}${EN_DASH}${formatHhmm(end)}`,
     to_is_tomorrow: tomorrow,
-    to_period: dayPeriodOf(start.hour),
-    to_time: start.hhmm,
+    to_period: dayPeriodOf(hourOf(start)),
+    to_time: formatHhmm(start),
   };
 }

@@ -1,4 +1,4 @@
-import { toLocalTime } from "./community-time.ts";
+import { toLocalTime } from "../settlement/zoned-clock.ts";
 
 export type NotOffered = "ended" | "crosses_midnight" | "ends_after_21" | "committed";
 
@@ -18,7 +18,7 @@ export function whyNotOffered(
   const start = toLocalTime(window.start, timeZone);
   const end = toLocalTime(window.end, timeZone);
   if (end.date !== start.date) return "crosses_midnight";
-  if (end.hour * 3600 + end.minute * 60 + end.second > LATEST_END_SECONDS) return "ends_after_21";
+  if (Math.floor(end.msOfDay / 1000) > LATEST_END_SECONDS) return "ends_after_21";
   if (committed.has(window.id)) return "committed";
   return null;
 }
