@@ -1,5 +1,6 @@
 // What the demo needs to drive a running dev stack: its /dev endpoints, the API as a member or a
 // service would call it, and the broker as the data pipelines would publish to it.
+import { messageOf } from "@celine/core";
 import { prefixTopic } from "@celine/platform";
 import mqtt, { type MqttClient } from "mqtt";
 import type { DevInfo } from "./control.ts";
@@ -36,7 +37,7 @@ export async function connectDev(url: string): Promise<DevClient> {
       });
     } catch (error) {
       throw new DemoError(
-        `no dev stack answers at ${base} (${error instanceof Error ? error.message : error}): start it with \`bun run dev\``,
+        `no dev stack answers at ${base} (${messageOf(error)}): start it with \`bun run dev\``,
       );
     }
     const text = await res.text();

@@ -4,7 +4,7 @@
 // step checks what must have happened; the first that did not ends the demo with exit code 1.
 
 import { parseArgs } from "node:util";
-import { formatHhmm, toLocalTime } from "@celine/core";
+import { formatHhmm, messageOf, toLocalTime } from "@celine/core";
 import { type Answer, connectDev, connectPipelines, DemoError, type DevClient } from "./demo-client.ts";
 import type { LoggedNudge } from "./nudge-log.ts";
 
@@ -80,7 +80,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   try {
     client = await connectDev(opts.url);
   } catch (error) {
-    const failure = error instanceof Error ? error.message : String(error);
+    const failure = messageOf(error);
     out(`✘ ${failure}`);
     return { ok: false, steps: 0, passed: 0, failure };
   }
@@ -393,8 +393,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         out("    ✔");
         passed += 1;
       } catch (error) {
-        failure = `step ${i + 1} (${step.title}): ${error instanceof Error ? error.message : String(error)}`;
-        out(`    ✘ ${error instanceof Error ? error.message : String(error)}`);
+        failure = `step ${i + 1} (${step.title}): ${messageOf(error)}`;
+        out(`    ✘ ${messageOf(error)}`);
         break;
       }
     }

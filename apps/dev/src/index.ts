@@ -1,7 +1,7 @@
 // `bun run dev`: the service and a simulated CELINE platform in one process, zero configuration.
 // See stack.ts for what runs; README "Local development" for what to do with it.
 import { resolve } from "node:path";
-import { jsonSink } from "@celine/core";
+import { jsonSink, messageOf } from "@celine/core";
 import { chooseSink } from "./pretty-log.ts";
 import { startDevStack } from "./stack.ts";
 
@@ -34,7 +34,7 @@ try {
     sink,
   });
 } catch (error) {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const hint = /EADDRINUSE|in use/i.test(message)
     ? ` (is another \`bun run dev\` running? set PORT to use another port)`
     : "";

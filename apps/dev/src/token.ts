@@ -1,6 +1,8 @@
 // `bun run dev:token <member|service> [--sub …] [--scope …] [--ttl seconds] [--raw]`: a token
 // signed by the running dev stack's issuer, with a ready-to-paste curl line.
+
 import { parseArgs } from "node:util";
+import { messageOf } from "@celine/core";
 
 const USAGE = `usage: bun run dev:token <member|service> [--sub <sub|client id>] [--scope "<scopes>"] [--ttl <seconds>] [--raw]
 
@@ -84,7 +86,7 @@ ${minted.token}
 ${minted.curl}`);
     }
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(messageOf(error));
     process.exit(2);
   }
 }

@@ -26,3 +26,11 @@ export class BuiltinError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * What to report of something thrown. The evaluator does not depend on @celine/core, so it keeps
+ * this one copy of core's `messageOf`.
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

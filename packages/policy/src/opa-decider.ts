@@ -1,6 +1,7 @@
 // Client of an OPA sidecar's Data API (POST /v1/data/{path}). Uses only fetch, AbortController and timers,
 // so it runs on Bun, Node and Cloudflare Workers. Every failure denies with a reason; it never throws.
 import type { Decider } from "./decider.ts";
+import { messageOf } from "./errors.ts";
 import type { Decision } from "./policy.ts";
 
 export type OpaDeciderOptions = {
@@ -65,7 +66,7 @@ export function createOpaDecider(opts: OpaDeciderOptions): Decider {
         return readDecision(body);
       } catch (e) {
         if (timedOut) return deny(`opa: timed out after ${timeoutMs} ms`);
-        return deny(`opa: request failed: ${e instanceof Error ? e.message : String(e)}`);
+        return deny(`opa: request failed: ${messageOf(e)}`);
       } finally {
         clearTimeout(timer);
       }

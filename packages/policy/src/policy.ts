@@ -1,6 +1,6 @@
 import type { Module, PackageNode } from "./ast.ts";
 import { buildTree, findNode, resolveQuery, resolveStandalone } from "./compile.ts";
-import { RegoError } from "./errors.ts";
+import { messageOf } from "./errors.ts";
 import { Evaluator, type Frame } from "./eval.ts";
 import { parseModule, parseQuery, parseTermSource } from "./parser.ts";
 import { fromJson, type Value } from "./values.ts";
@@ -116,12 +116,12 @@ export class CompiledPolicy {
       try {
         allowValue = ev.ruleValue(allowRule);
       } catch (e) {
-        return { allow: false, reason: `policy error: ${describe(e)}` };
+        return { allow: false, reason: `policy error: ${messageOf(e)}` };
       }
       const allow = allowValue === true;
       return { allow, reason: this.decideReason(node, ev, allow, allowValue) };
     } catch (e) {
-      return { allow: false, reason: `policy error: ${describe(e)}` };
+      return { allow: false, reason: `policy error: ${messageOf(e)}` };
     }
   }
 
@@ -154,12 +154,6 @@ export class CompiledPolicy {
       return fallback;
     }
   }
-}
-
-function describe(e: unknown): string {
-  if (e instanceof RegoError) return e.message;
-  if (e instanceof Error) return e.message;
-  return String(e);
 }
 
 /** Parses and compiles Rego modules. Throws RegoError (with file:line) on parse or compile errors. */

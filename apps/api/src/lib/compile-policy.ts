@@ -1,4 +1,4 @@
-import type { Authorizer } from "@celine/core";
+import { type Authorizer, messageOf } from "@celine/core";
 import { compilePolicies, createLocalDecider, createOpaDecider, type PolicyModule } from "@celine/policy";
 
 // The policy decision point from policy text, with no file system: the Bun and Node entry points
@@ -36,6 +36,6 @@ export function compilePolicy(modules: PolicyModule[], from: string): LoadedPoli
 
 /** An authorizer that denies everything (and `loaded: false`, which stops a hardened start). */
 export function notLoaded(error: unknown): LoadedPolicy {
-  const detail = `policy bundle did not load: ${error instanceof Error ? error.message : String(error)}`;
+  const detail = `policy bundle did not load: ${messageOf(error)}`;
   return { authorizer: async () => ({ allow: false, reason: detail }), loaded: false, detail };
 }
