@@ -5,10 +5,12 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import type { AppDeps } from "./lib/app-env.ts";
-import { contextFor } from "./lib/authenticate.ts";
+import { anonymousContextFor, contextFor } from "./lib/authenticate.ts";
 import { mountDocs } from "./lib/docs.ts";
 import { toProblem } from "./lib/errors.ts";
 import { problem } from "./lib/problem.ts";
+import { isFeedRequest } from "./routes/calendar/feed.ts";
+import { calendar } from "./routes/calendar/index.ts";
 import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { members } from "./routes/members/index.ts";
@@ -55,13 +57,16 @@ export function createApp(deps: AppDeps) {
   app.use("/api/*", async (c, next) => {
     c.set(
       "ctx",
-      await contextFor(
-        deps,
-        { headers: c.req.raw.headers, method: c.req.method, path: c.req.path },
-        c.get("requestId"),
-      ),
+      // A calendar feed's secret is its credential: calendar apps send no token.
+      isFeedRequest(c.req.method, c.req.path)
+        ? anonymousContextFor(deps, c.get("requestId"))
+        : await contextFor(
+            deps,
+            { headers: c.req.raw.headers, method: c.req.method, path: c.req.path },
+            c.get("requestId"),
+          ),
     );
-    if (takesBody(c) && !isJson(c.req.header("content-type"))) {
+    if (takesBody(c) && sendsBody(c) && !isJson(c.req.header("content-type"))) {
       return problem(c, 415, "send the request body as application/json");
     }
     await next();
@@ -95,7 +100,8 @@ export function createApp(deps: AppDeps) {
     .route("/", suggestions)
     .route("/", points)
     .route("/", settlement)
-    .route("/", members);
+    .route("/", members)
+    .route("/", calendar());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -129,9 +135,14 @@ export function createApp(deps: AppDeps) {
 
 export type AppType = ReturnType<typeof createApp>;
 
-/** Every POST, PUT and PATCH of this API takes a JSON body. */
+/** A POST, PUT or PATCH of this API takes a JSON body, if any (POST /api/calendar/token takes none). */
 function takesBody(c: Context): boolean {
   return c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
+}
+
+/** Whether the request carries a body at all: one sent without a content type is still refused. */
+function sendsBody(c: Context): boolean {
+  return c.req.raw.body !== null && c.req.header("content-length") !== "0";
 }
 
 function isJson(contentType: string | undefined): boolean {

@@ -21,12 +21,18 @@ export function createTelemetry(env: Pick<ApiEnv, "LOG_LEVEL">, sink?: LogSink):
 }
 
 /**
- * What refuses a start outside CELINE_ENV=dev: the insecure settings and a policy bundle that did
- * not load (in dev such a policy only denies every request, with a warning).
+ * What refuses a start outside CELINE_ENV=dev: the insecure settings, a policy bundle that did not
+ * load (in dev such a policy only denies every request, with a warning), and no CELINE_PUBLIC_URL
+ * (the calendar feed URLs handed to members would name this machine).
  */
 export function startProblems(env: ApiEnv, policy: LoadedPolicy, log: Logger): string[] {
   const problems = insecureSettings(env);
   if (!isDev(env) && !policy.loaded) problems.push(policy.detail);
+  if (!isDev(env) && !env.CELINE_PUBLIC_URL) {
+    problems.push(
+      `CELINE_PUBLIC_URL is unset (calendar feed URLs would point at ${coreConfigOf(env).publicUrl})`,
+    );
+  }
   if (!policy.loaded) log.warn("policy not loaded; every request will be denied", { detail: policy.detail });
   return problems;
 }

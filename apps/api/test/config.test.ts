@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/platform/env";
+import { createLogger } from "@celine/core";
+import { coreConfigOf, type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/platform/env";
+import { startProblems } from "../src/compose.ts";
 import { parseApiEnv } from "../src/env.ts";
 
 // PLATFORM §7 configuration: parsed once with zod, aliases accepted, and outside CELINE_ENV=dev a
@@ -179,6 +181,40 @@ describe("errors", () => {
   });
 });
 
+describe("CELINE_PUBLIC_URL (where the calendar feed's URL points)", () => {
+  const publicUrl = (env: Env) => coreConfigOf(parseApiEnv(env)).publicUrl;
+  const LOADED = { loaded: true, detail: "loaded", authorizer: async () => ({ allow: false, reason: "-" }) };
+  const startProblemsOf = (env: Env) =>
+    startProblems(parseApiEnv(env), LOADED, createLogger({ level: "silent" }));
+
+  test("set: used as it is, a trailing slash dropped, a proxy's path prefix kept", () => {
+    expect(publicUrl({ CELINE_PUBLIC_URL: "https://flex.example.org" })).toBe("https://flex.example.org");
+    expect(publicUrl({ CELINE_PUBLIC_URL: "https://celine.example.org/flexibility/" })).toBe(
+      "https://celine.example.org/flexibility",
+    );
+  });
+
+  test("unset or empty: the API's own address on this machine (development)", () => {
+    expect(publicUrl({})).toBe("http://localhost:8017");
+    expect(publicUrl({ PORT: "9001", CELINE_PUBLIC_URL: "" })).toBe("http://localhost:9001");
+  });
+
+  test.each(["ftp://flex.example.org", "flex.example.org", "webcal://flex.example.org"])(
+    "%s is refused: only http(s) URLs",
+    (value) => {
+      expect(() => parseApiEnv({ CELINE_PUBLIC_URL: value })).toThrow("CELINE_PUBLIC_URL");
+    },
+  );
+
+  test("outside dev the API refuses to start without it; in dev it is not needed", () => {
+    expect(startProblemsOf(SECURE)).toEqual([
+      "CELINE_PUBLIC_URL is unset (calendar feed URLs would point at http://localhost:8017)",
+    ]);
+    expect(startProblemsOf({ ...SECURE, CELINE_PUBLIC_URL: "https://flex.example.org" })).toEqual([]);
+    expect(startProblemsOf({ CELINE_ENV: "dev" })).toEqual([]);
+  });
+});
+
 describe("security", () => {
   test("CELINE_ENV=dev relaxes: nothing is refused", () => {
     expect(problemsOf({ CELINE_ENV: "dev" })).toEqual([]);
@@ -221,6 +257,7 @@ describe("security", () => {
       "CELINE_OIDC_BASE_URL is left at a local default",
       "CELINE_OIDC_JWKS_URI is left at a local default",
       "policy bundle did not load",
+      "CELINE_PUBLIC_URL is unset",
     ]) {
       expect(stderr, stderr).toContain(named);
     }

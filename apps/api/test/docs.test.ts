@@ -16,6 +16,8 @@ const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
   ["get", "/api/commitments/{id}/settlement", [200, 401, 403, 404, 422]],
   ["get", "/api/settlement/method", [200, 401, 403]],
   ["delete", "/api/members/{user_id}", [200, 401, 403, 422]],
+  ["post", "/api/calendar/token", [201, 401, 403]],
+  ["get", "/api/calendar/{feed}", [200, 304, 404, 429]],
   ["get", "/health", [200]],
   ["get", "/ready", [200, 503]],
 ];
@@ -72,10 +74,10 @@ describe("happy", () => {
     });
   });
 
-  test("every /api operation requires one of the schemes; /health and /ready require none", () => {
+  test("every /api operation requires one of the schemes but the calendar feed (its secret is the credential); /health and /ready require none", () => {
     for (const [method, path] of OPERATIONS) {
       const security = doc.paths[path][method].security;
-      if (path.startsWith("/api/"))
+      if (path.startsWith("/api/") && path !== "/api/calendar/{feed}")
         expect(security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { proxyToken: [] }]);
       else expect(security ?? [], `${method} ${path}`).toEqual([]);
     }

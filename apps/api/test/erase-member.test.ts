@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { COMMITTED_EVENT, commitmentEvent, committedTopic, DEFAULT_CORE_CONFIG } from "@celine/core";
 import {
+  calendarTokens,
   commitmentEntries,
   commitments,
   meterChunks,
@@ -39,7 +40,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await h.database.db.execute(
-    sql`truncate ${commitments}, ${preferences}, ${outbox}, ${pointsLedger}, ${settlements}, ${meterChunks}, ${offers}`,
+    sql`truncate ${commitments}, ${preferences}, ${outbox}, ${pointsLedger}, ${settlements}, ${meterChunks}, ${offers}, ${calendarTokens}`,
   );
 });
 
@@ -55,6 +56,7 @@ const ZERO = {
   readings: 0,
   offers: 0,
   preferences: 0,
+  calendar_tokens: 0,
   outbox: 0,
 };
 
@@ -130,6 +132,7 @@ async function seedMember(userId: string, settledPoints: number) {
     rewardPoints: 12,
   });
   await db.insert(preferences).values({ userId, leaderboardVisible: true });
+  await db.insert(calendarTokens).values({ userId, tokenHash: `hash-of-${userId}` });
   const entries = [
     ...commitmentEntries(live, DEFAULT_CORE_CONFIG, now),
     {
@@ -164,6 +167,7 @@ async function seedMember(userId: string, settledPoints: number) {
     readings: 3,
     offers: 1,
     preferences: 1,
+    calendar_tokens: 1,
     // 3 of the live commitment, the settled one's nudge, the opportunity, the loose MQTT event.
     outbox: entries.length,
   };
@@ -213,6 +217,7 @@ async function heldAbout({ userId, commitmentIds: ids }: Member) {
     ),
     offers: await count(offers, eq(offers.userId, userId)),
     preferences: await count(preferences, eq(preferences.userId, userId)),
+    calendar_tokens: await count(calendarTokens, eq(calendarTokens.userId, userId)),
     outbox: await count(
       outbox,
       or(
@@ -264,6 +269,20 @@ describe("happy", () => {
     const never = await erase(operator, "nobody-we-know");
     expect(never.status, never.text).toBe(200);
     expect(never.json).toEqual(ZERO);
+  });
+
+  test("the member's calendar feed URL stops working (404), another member's keeps working", async () => {
+    const mint = async (sub: string) => {
+      const res = await h.call("POST", "/api/calendar/token", { token: await h.participant(sub) });
+      expect(res.status, res.text).toBe(201);
+      return new URL(res.json.url).pathname;
+    };
+    const [gone, kept] = [await mint("alice"), await mint("alice2")];
+    expect((await h.call("GET", gone)).status).toBe(200);
+    const res = await erase(operator, "alice");
+    expect(res.json, res.text).toEqual({ ...ZERO, calendar_tokens: 1 });
+    expectProblem(await h.call("GET", gone), 404);
+    expect((await h.call("GET", kept)).status).toBe(200);
   });
 
   test("tRPC members.erase does the same", async () => {

@@ -204,6 +204,27 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     build: ({ owner }) => ({ method: "DELETE", path: `/api/members/${owner}` }),
   },
   {
+    // A participant's own feed URL; no scope lets a service mint one (the policy: action not permitted).
+    name: "POST /api/calendar/token",
+    transport: "rest",
+    caller: "participant",
+    action: "calendar",
+    resource: "calendar_feed",
+    scope: SCOPE.admin,
+    ok: 201,
+    build: () => ({ method: "POST", path: "/api/calendar/token" }),
+  },
+  {
+    name: "calendar.createToken",
+    transport: "trpc",
+    caller: "participant",
+    action: "calendar",
+    resource: "calendar_feed",
+    scope: SCOPE.admin,
+    ok: 200,
+    build: () => trpcMutation("calendar.createToken"),
+  },
+  {
     name: "commitments.create",
     transport: "trpc",
     caller: "participant",

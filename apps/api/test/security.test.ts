@@ -48,6 +48,18 @@ describe("the suite covers every route", () => {
     );
   });
 
+  test("the only /api operation without a bearer is the calendar feed (its secret is the credential; calendar.test.ts)", async () => {
+    const doc: Json = (await h.call("GET", "/openapi.json")).json;
+    const open: string[] = [];
+    for (const [path, operations] of Object.entries<Json>(doc.paths)) {
+      for (const [method, operation] of Object.entries<Json>(operations)) {
+        if (path.startsWith("/api/") && (operation.security ?? []).length === 0)
+          open.push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    expect(open).toEqual(["GET /api/calendar/{feed}"]);
+  });
+
   test("every tRPC procedure has a row", () => {
     const procedures = Object.keys(appRouter._def.procedures);
     const rows = SECURED_ROUTES.filter((r) => r.transport === "trpc").map((r) => r.name);

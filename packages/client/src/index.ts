@@ -15,6 +15,7 @@ export {
   readProblem,
 } from "./problem-error.ts";
 export {
+  type CalendarToken,
   type Commitment,
   type CommitmentList,
   type CommitmentStatus,

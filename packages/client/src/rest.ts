@@ -51,6 +51,8 @@ export type RespondBody = InferRequestType<Suggestions[":id"]["respond"]["$post"
 export type RespondResult = SuccessBody<Suggestions[":id"]["respond"]["$post"]>;
 /** Rows erased per kind by `DELETE /api/members/{user_id}` (all 0 when nothing was held). */
 export type MemberErasure = SuccessBody<RestRoutes["api"]["members"][":user_id"]["$delete"]>;
+/** `{ url }`: the caller's calendar feed at a fresh secret address. */
+export type CalendarToken = SuccessBody<RestRoutes["api"]["calendar"]["token"]["$post"]>;
 
 /**
  * The REST client: `routes` is Hono's `hc` client typed from the API's `AppType` (every route);
@@ -77,6 +79,11 @@ export type RestClient = {
   getSettlementMethod(): Promise<SettlementMethod>;
   /** `DELETE /api/members/{user_id}`: erase everything held about a member (operators: flexibility.admin). */
   eraseMember(userId: string): Promise<MemberErasure>;
+  /**
+   * `POST /api/calendar/token`: a fresh secret URL of the caller's calendar feed, for a calendar app
+   * to subscribe to; the previous URL stops working at once.
+   */
+  createCalendarToken(): Promise<CalendarToken>;
 };
 
 export function createRestClient(options: FlexibilityClientOptions): RestClient {
@@ -138,6 +145,11 @@ export function createRestClient(options: FlexibilityClientOptions): RestClient 
     async eraseMember(userId) {
       const res = await routes.api.members[":user_id"].$delete({ param: { user_id: memberSegment(userId) } });
       if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async createCalendarToken() {
+      const res = await routes.api.calendar.token.$post();
+      if (res.status === 201) return res.json();
       throw unexpected(res);
     },
   };

@@ -4,7 +4,8 @@ import { messageOf } from "./lib/message-of.ts";
 
 /**
  * `record`: a service records a commitment on a member's behalf; `erase`: a service erases everything
- * held about a member (both operators only: `flexibility.admin`).
+ * held about a member (both operators only: `flexibility.admin`); `calendar`: a participant mints
+ * their own calendar feed's secret URL (no service may).
  */
 export type Action =
   | "read"
@@ -15,7 +16,8 @@ export type Action =
   | "settle"
   | "export"
   | "record"
-  | "erase";
+  | "erase"
+  | "calendar";
 
 /**
  * Ask the policy; throw ForbiddenError with the policy's reason on anything but an allow.
@@ -30,7 +32,7 @@ export async function authorize(
 ): Promise<void> {
   if (ctx.actor.kind === "system") return;
   const input: PolicyInput = {
-    subject: subjectOf(ctx.actor),
+    subject: ctx.actor.kind === "anonymous" ? null : subjectOf(ctx.actor),
     action: { name: action },
     resource: {
       type: resource.type,
@@ -45,7 +47,7 @@ export async function authorize(
   ctx.audit({
     event: "denied",
     action,
-    sub: ctx.actor.id,
+    sub: ctx.actor.kind === "anonymous" ? null : ctx.actor.id,
     client_id: ctx.actor.clientId,
     reason: decision.reason,
     request_id: ctx.requestId,
@@ -53,7 +55,9 @@ export async function authorize(
   throw new ForbiddenError(decision.reason);
 }
 
-function subjectOf(actor: Exclude<Actor, { kind: "system" }>): NonNullable<PolicyInput["subject"]> {
+function subjectOf(
+  actor: Extract<Actor, { kind: "participant" | "service" }>,
+): NonNullable<PolicyInput["subject"]> {
   return { id: actor.id, is_service: actor.kind === "service", scopes: actor.scopes, roles: actor.roles };
 }
 

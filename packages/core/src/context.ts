@@ -5,11 +5,17 @@ import type { Platform } from "./platform/ports.ts";
 import type { MemberErasure } from "./schemas/members.ts";
 import { DEFAULT_METHOD, type SettlementMethod } from "./settlement/method.ts";
 
-/** Who is asking. Participants and services come from a verified token; `system` is our own jobs. */
+/**
+ * Who is asking. Participants and services come from a verified token; `system` is our own jobs;
+ * `anonymous` presented no token at all (a calendar app fetching a feed whose secret URL is its only
+ * credential): the policy is asked with no subject, and allows such a caller nothing but that feed.
+ * Its id is empty, which owns nothing: the policy never takes "" for an owner or a subject.
+ */
 export type Actor =
   | { kind: "participant"; id: string; clientId: string | null; scopes: string[]; roles: string[] }
   | { kind: "service"; id: string; clientId: string | null; scopes: string[]; roles: string[] }
-  | { kind: "system"; id: "system" };
+  | { kind: "system"; id: "system" }
+  | { kind: "anonymous"; id: ""; clientId: null };
 
 export type PolicyInput = {
   subject: { id: string; is_service: boolean; scopes: string[]; roles: string[] } | null;
@@ -53,6 +59,11 @@ export type CoreConfig = {
   settlementConcurrency: number;
   /** The settlement method: baseline, points, streak, cap and seasons (FLEXIBILITY_CONFIG). */
   method: SettlementMethod;
+  /**
+   * Where members' devices reach this API (CELINE_PUBLIC_URL; a path prefix allowed, no trailing
+   * slash): the links we hand out (a calendar feed's URL) start with it.
+   */
+  publicUrl: string;
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {
@@ -61,6 +72,7 @@ export const DEFAULT_CORE_CONFIG: CoreConfig = {
   settlementDeadlineDays: 7,
   settlementConcurrency: 64,
   method: DEFAULT_METHOD,
+  publicUrl: "http://localhost:8017",
 };
 
 export type Ctx = {

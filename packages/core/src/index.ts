@@ -6,6 +6,14 @@
 export { type Action, authorize } from "./authorize.ts";
 // The domains.
 export {
+  CalendarFeedParam,
+  CalendarToken,
+  createCalendarToken,
+  FEED_AHEAD_DAYS,
+  FEED_PAST_DAYS,
+  getCalendarFeed,
+} from "./calendar/index.ts";
+export {
   CommitmentIdParam,
   CommitmentList,
   CommitmentOrigin,

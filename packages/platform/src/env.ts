@@ -103,6 +103,15 @@ export const PlatformEnv = z.object({
   SEASON_LENGTH_MONTHS: movedTo("season.months_per_season"),
   SEASON_ANCHOR: movedTo("season.anchor_date"),
   OPA_URL: optionalUrl,
+  /**
+   * Where members' devices reach the API, as the links it hands out start (a calendar feed's URL):
+   * `https://flex.example.org`, or with the path prefix a proxy mounts it under. Unset → the API's
+   * own address, `http://localhost:<PORT>` (development).
+   */
+  CELINE_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 export type PlatformEnv = z.output<typeof PlatformEnv>;
@@ -117,14 +126,25 @@ function isTimeZone(tz: string): boolean {
 }
 
 /** The verbs' configuration out of the parsed environment and the settlement method (the API and the listener share it). */
-export function coreConfigOf(env: PlatformEnv & { method: SettlementMethod }): CoreConfig {
+export function coreConfigOf(env: PlatformEnv & { method: SettlementMethod; PORT?: number }): CoreConfig {
   return {
     communityTimezone: env.COMMUNITY_TIMEZONE,
     reminderLeadMinutes: env.REMINDER_LEAD_MINUTES,
     settlementDeadlineDays: env.SETTLEMENT_DEADLINE_DAYS,
     settlementConcurrency: env.SETTLEMENT_CONCURRENCY,
     method: env.method,
+    publicUrl: publicUrlOf(env),
   };
+}
+
+/**
+ * CELINE_PUBLIC_URL without its trailing slash (query and fragment dropped), else the API's own
+ * address on this machine (`PORT`, 8017 when the app has none: the listener hands out no links).
+ */
+export function publicUrlOf(env: { CELINE_PUBLIC_URL?: string | undefined; PORT?: number }): string {
+  if (!env.CELINE_PUBLIC_URL) return `http://localhost:${env.PORT ?? 8017}`;
+  const url = new URL(env.CELINE_PUBLIC_URL);
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 export function isDev(env: { CELINE_ENV: string }): boolean {

@@ -11,7 +11,6 @@ export async function contextFor(
   request: { headers: Headers; method: string; path: string },
   requestId: string,
 ): Promise<Ctx> {
-  const log = deps.log.child({ request_id: requestId });
   const token = tokenFrom(request.headers, deps.jwtHeaderName);
   let actor: Exclude<Actor, { kind: "system" }>;
   try {
@@ -29,11 +28,24 @@ export async function contextFor(
     });
     throw refusal;
   }
+  return verbContext(deps, actor, token, requestId);
+}
+
+/**
+ * The verb context of a request that presents no token because its credential is elsewhere (a
+ * calendar feed's secret, in its path): the policy is asked with no subject, and lets such a caller
+ * read that feed and nothing else.
+ */
+export function anonymousContextFor(deps: AppDeps, requestId: string): Ctx {
+  return verbContext(deps, { kind: "anonymous", id: "", clientId: null }, null, requestId);
+}
+
+function verbContext(deps: AppDeps, actor: Actor, credentials: string | null, requestId: string): Ctx {
   return {
     db: deps.database.db,
     actor,
     authorizer: deps.authorizer,
-    log,
+    log: deps.log.child({ request_id: requestId }),
     audit: (record) =>
       record.event === "denied"
         ? deps.audit.warn("access denied", record)
@@ -41,7 +53,7 @@ export async function contextFor(
     config: deps.core,
     requestId,
     now: deps.now ?? (() => new Date()),
-    credentials: token,
+    credentials,
     platform: deps.platform ?? unconfiguredPlatform,
     metrics: deps.metrics,
   };

@@ -1,4 +1,5 @@
 import type { TRPCBuiltRouter, TRPCDecorateCreateRouterOptions, TRPCDefaultErrorShape } from "@trpc/server";
+import { calendar } from "./calendar.ts";
 import { commitments } from "./commitments.ts";
 import { router } from "./init.ts";
 import { members } from "./members.ts";
@@ -11,7 +12,7 @@ import { suggestions } from "./suggestions.ts";
  * a procedure's type names its input, output and error shape only, so the declarations of this
  * record — what a published client compiles against — carry nothing of the server.
  */
-export const procedures = { commitments, members, points, settlement, suggestions };
+export const procedures = { calendar, commitments, members, points, settlement, suggestions };
 
 export const appRouter = router(procedures);
 

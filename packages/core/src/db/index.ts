@@ -18,6 +18,7 @@ export {
   COMMITMENT_ORIGINS,
   COMMITMENT_STATUSES,
   type CommitmentRow,
+  calendarTokens,
   commitments,
   LEDGER_KINDS,
   meterChunks,

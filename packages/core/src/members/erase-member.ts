@@ -3,6 +3,7 @@ import { authorize } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import { rowsOf } from "../db/rows.ts";
 import {
+  calendarTokens,
   commitments,
   meterChunks,
   offers,
@@ -18,8 +19,8 @@ import { parseInput } from "../validate.ts";
 /**
  * Erase everything this service holds about one member, in one transaction: their commitments (any
  * status) with the settlements and ledger entries behind their points, their stored meter readings,
- * the windows offered to them, their preferences, and every outbox entry about them (pending or
- * past). Operators only (`erase`, flexibility.admin); a participant may not, even for themself.
+ * the windows offered to them, their preferences, their calendar feed's secret (its URL stops
+ * working), and every outbox entry about them (pending or past). Operators only (`erase`, flexibility.admin); a participant may not, even for themself.
  * Erasing a member we hold nothing about answers all zeros, so a retry is harmless.
  *
  * What a member does after this (list suggestions, commit) is held again: disable the account first.
@@ -58,6 +59,7 @@ export async function eraseMember({
         readings as (delete from ${meterChunks} where ${meterChunks.userId} = ${user_id} returning 1),
         offered as (delete from ${offers} where ${offers.userId} = ${user_id} returning 1),
         preferred as (delete from ${preferences} where ${preferences.userId} = ${user_id} returning 1),
+        feeds as (delete from ${calendarTokens} where ${calendarTokens.userId} = ${user_id} returning 1),
         queued as (
           delete from ${outbox}
           where ${outbox.commitmentId} in (select id from doomed)
@@ -71,6 +73,7 @@ export async function eraseMember({
         (select count(*) from readings)::int as readings,
         (select count(*) from offered)::int as offers,
         (select count(*) from preferred)::int as preferences,
+        (select count(*) from feeds)::int as calendar_tokens,
         (select count(*) from queued)::int as outbox`,
     );
     if (!counts) throw new Error("the erasure statement answered no row");

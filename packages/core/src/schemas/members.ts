@@ -31,6 +31,9 @@ export const MemberErasure = z
     readings: Erased.meta({ description: "Stored meter reading chunks (each several reading intervals)" }),
     offers: Erased.meta({ description: "Windows offered to them" }),
     preferences: Erased.meta({ description: "0 or 1: their points preferences" }),
+    calendar_tokens: Erased.meta({
+      description: "0 or 1: their calendar feed's secret (its URL stops working)",
+    }),
     outbox: Erased.meta({
       description: "Pending and past side effects about them (MQTT events, nudges, held reminders)",
     }),
