@@ -2,7 +2,7 @@
 // the listener for that). Configuration is the process environment, as for the other entry points.
 // `bun run build:edge` bundles it (build-edge.ts); then
 //   deno run --allow-net --allow-env dist/edge/deno.mjs
-import { connectEdgeDatabase, createEdgeApp } from "../src/edge.ts";
+import { connectEdgeDatabase, createEdgeApp, parseEdgeEnv } from "../src/edge.ts";
 
 // The part of Deno's global this entry uses (the workspace type-checks against bun-types).
 declare const Deno: {
@@ -16,11 +16,9 @@ declare const Deno: {
   exit(code: number): never;
 };
 
-const database = { current: undefined as ReturnType<typeof connectEdgeDatabase> | undefined };
-const { app, env } = createEdgeApp(Deno.env.toObject(), (config) => {
-  database.current = connectEdgeDatabase(config);
-  return database.current;
-});
+const env = parseEdgeEnv(Deno.env.toObject());
+const database = connectEdgeDatabase(env);
+const app = createEdgeApp(env, database);
 const server = Deno.serve(
   {
     port: env.PORT,
@@ -41,7 +39,7 @@ const server = Deno.serve(
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, async () => {
     await server.shutdown();
-    await database.current?.close();
+    await database.close();
     Deno.exit(0);
   });
 }

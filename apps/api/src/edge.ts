@@ -26,23 +26,30 @@ const METHOD_SOURCE = "config/flexibility.yaml, bundled";
 
 export type EdgeDatabase = Pick<Database, "db" | "ping">;
 
-export type EdgeApi = { app: ReturnType<typeof composeApp>; env: ApiEnv };
+/** The configuration of an edge entry: DATABASE_URL is required there. */
+export type EdgeEnv = ApiEnv & { DATABASE_URL: string };
 
 /**
- * The app from the runtime's environment (string values; other bindings are ignored). Throws,
- * naming every problem, when the configuration is invalid, when DATABASE_URL is unset, or — outside
- * CELINE_ENV=dev — when it is insecure: an edge entry refuses to serve as the others refuse to start.
+ * The configuration from the runtime's environment or bindings (string values; other bindings are
+ * ignored), every problem named in one error.
  */
-export function createEdgeApp(
-  bindings: Record<string, unknown>,
-  database: (env: ApiEnv) => EdgeDatabase,
-): EdgeApi {
+export function parseEdgeEnv(bindings: Record<string, unknown>): EdgeEnv {
   const env = parseApiEnvWithMethod(stringsOf(bindings), METHOD_YAML, METHOD_SOURCE);
-  if (!env.DATABASE_URL) {
+  const url = env.DATABASE_URL;
+  if (!url) {
     throw new Error(
       "DATABASE_URL is required on the edge: the embedded database (PGlite) does not run there",
     );
   }
+  return { ...env, DATABASE_URL: url };
+}
+
+/**
+ * The app over `database`. Outside CELINE_ENV=dev it throws, naming every problem, while the
+ * configuration is insecure or the policy did not load: an edge entry refuses to serve as the other
+ * entry points refuse to start.
+ */
+export function createEdgeApp(env: EdgeEnv, database: EdgeDatabase) {
   const telemetry = createTelemetry(env);
   const policy = env.OPA_URL ? opaPolicy(env.OPA_URL) : compilePolicy(BUNDLED_POLICIES, "the bundle");
   const problems = startProblems(env, policy, telemetry.log);
@@ -51,12 +58,13 @@ export function createEdgeApp(
   }
   // HTTP adapters only: publishing to the broker is the relay's, which does not run here.
   const platform = createPlatform({ env, log: telemetry.log, metrics: telemetry.metrics, mqtt: false });
-  return { app: composeApp(env, { ...telemetry, database: database(env), policy, platform }), env };
+  return composeApp(env, { ...telemetry, database, policy, platform });
 }
 
+export type EdgeApp = ReturnType<typeof createEdgeApp>;
+
 /** A postgres.js pool for the process (Deno, Bun, Node): connections are opened on first use. */
-export function connectEdgeDatabase(env: ApiEnv, max?: number): Database {
-  if (!env.DATABASE_URL) throw new Error("DATABASE_URL is required on the edge");
+export function connectEdgeDatabase(env: EdgeEnv, max?: number): Database {
   return connectPostgres({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max });
 }
 
@@ -83,7 +91,7 @@ export function requestScopedDatabase() {
     },
     ping: () => active().ping(),
   };
-  async function serve(env: ApiEnv, ctx: WaitUntil, handle: () => Response | Promise<Response>) {
+  async function serve(env: EdgeEnv, ctx: WaitUntil, handle: () => Response | Promise<Response>) {
     const client = connectEdgeDatabase(env, PER_REQUEST_CONNECTIONS);
     let response: Response;
     try {
