@@ -15,7 +15,7 @@ import {
   preferences,
   settlements,
 } from "@celine/core/db";
-import { createTestCtx } from "@celine/core/testing";
+import { createSystemTestCtx } from "@celine/core/testing";
 import { type DigitalTwin, startDigitalTwin } from "@celine/fakes";
 import { createDigitalTwinClient, createTokenProvider } from "@celine/platform";
 import { eq, sql } from "drizzle-orm";
@@ -124,13 +124,7 @@ async function seed(userId: string, values: Partial<NewCommitmentRow> & { start:
 /** The settlement run, as the listener starts it after the daily flow. */
 async function runSettlement(at: string) {
   clock.set(at);
-  const ctx = createTestCtx({
-    db: h.database.db,
-    actor: { kind: "system", id: "system" },
-    authorizer: h.deps.authorizer,
-    now: clock.now,
-    platform,
-  });
+  const ctx = createSystemTestCtx({ db: h.database.db, now: clock.now, platform });
   return settleDueCommitments({ ctx });
 }
 

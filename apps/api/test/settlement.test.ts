@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { settleDueCommitments } from "@celine/core";
 import { commitments, type NewCommitmentRow, pointsLedger, settlements } from "@celine/core/db";
-import { createTestCtx } from "@celine/core/testing";
+import { createSystemTestCtx } from "@celine/core/testing";
 import { coreConfigOf } from "@celine/platform/env";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { asc, eq } from "drizzle-orm";
@@ -98,13 +98,7 @@ const flat = (inWindow: number) => (at: number) =>
 /** The settlement run, as the listener starts it after the daily flow. */
 async function runSettlement(at: string) {
   clock.set(at);
-  const ctx = createTestCtx({
-    db: h.database.db,
-    actor: { kind: "system", id: "system" },
-    authorizer: h.deps.authorizer,
-    now: clock.now,
-    platform: fakes.platform,
-  });
+  const ctx = createSystemTestCtx({ db: h.database.db, now: clock.now, platform: fakes.platform });
   return settleDueCommitments({ ctx });
 }
 

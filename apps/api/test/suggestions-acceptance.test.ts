@@ -7,7 +7,7 @@ import {
   startOutboxRelay,
 } from "@celine/core";
 import { commitments, outbox } from "@celine/core/db";
-import { createTestCtx } from "@celine/core/testing";
+import { createSystemTestCtx } from "@celine/core/testing";
 import { type EmbeddedBroker, startEmbeddedBroker, testBrokerUrl } from "@celine/fakes";
 import { createMqttPublisher, type MqttPublisher } from "@celine/platform";
 import { and, eq, inArray } from "drizzle-orm";
@@ -255,13 +255,7 @@ describe("acceptance", () => {
     };
     const tick = () =>
       sendDueReminders({
-        ctx: createTestCtx({
-          db: h.database.db,
-          actor: { kind: "system", id: "system" },
-          authorizer: async () => ({ allow: false, reason: "unused" }),
-          now,
-          platform: fakes.platform,
-        }),
+        ctx: createSystemTestCtx({ db: h.database.db, now, platform: fakes.platform }),
       });
     try {
       const [cancelling, keeping] = await members(2, "remind");

@@ -7,7 +7,7 @@ import {
   type Metrics,
 } from "@celine/core";
 import type { Database } from "@celine/core/db";
-import { createTestCtx, createTestDatabase } from "@celine/core/testing";
+import { createSystemTestCtx, createTestDatabase } from "@celine/core/testing";
 import {
   type DigitalTwin,
   type NudgingTool,
@@ -81,17 +81,7 @@ export async function createWorld(): Promise<World> {
     metrics,
     prefix,
     config,
-    ctx: (now) => ({
-      ...createTestCtx({
-        db: database.db,
-        actor: { kind: "system", id: "system" },
-        authorizer: async () => ({ allow: false, reason: "system only" }),
-        platform,
-        metrics,
-        now,
-      }),
-      config,
-    }),
+    ctx: (now) => createSystemTestCtx({ db: database.db, platform, metrics, now }),
     async close() {
       await platform.close();
       await Promise.all([dt.close(), nudging.close(), registry.close()]);

@@ -38,7 +38,7 @@ import {
   startOutboxRelay,
   unconfiguredPlatform,
 } from "../src/index.ts";
-import { createTestCtx, createTestDatabase } from "../src/testing/index.ts";
+import { createSystemTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
 // The relay against the real adapters, the nudging fake and an embedded broker (observed from the
 // broker side, so no MQTT client lives in core's tests). Time is a hand-moved clock.
@@ -129,10 +129,8 @@ const relayOpts = (over: Partial<RelayOptions> = {}): RelayOptions => ({
 });
 
 const systemCtx = () =>
-  createTestCtx({
+  createSystemTestCtx({
     db: database.db,
-    actor: { kind: "system", id: "system" },
-    authorizer: async () => ({ allow: false, reason: "system needs no decision" }),
     now: clock.now,
     platform: { ...unconfiguredPlatform, ...platform },
     metrics,

@@ -17,7 +17,7 @@ import {
   unconfiguredPlatform,
 } from "../src/index.ts";
 import { createMetrics } from "../src/metrics.ts";
-import { createTestCtx, createTestDatabase } from "../src/testing/index.ts";
+import { createSystemTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
 // Settlement end to end: the verb over a real database, the real DT adapter, the DT contract fake.
 // Europe/Rome is CEST (UTC+2) from 29 March 2026. The default method (config/flexibility.yaml):
@@ -69,10 +69,8 @@ beforeEach(async () => {
 });
 
 function ctxAt(now: Date, port: DigitalTwinPort = dt): Ctx {
-  const ctx = createTestCtx({
+  const ctx = createSystemTestCtx({
     db: database.db,
-    actor: { kind: "system", id: "system" },
-    authorizer: async () => ({ allow: false, reason: "system only" }),
     now: () => now,
     platform: { ...unconfiguredPlatform, dt: port },
   });

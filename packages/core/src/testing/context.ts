@@ -5,6 +5,7 @@ import { createLogger } from "../log.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Platform } from "../platform/ports.ts";
 import { unconfiguredPlatform } from "../platform/unconfigured.ts";
+import { systemCtx } from "../system-ctx.ts";
 
 /** A verb context for tests; the authorizer is the caller's choice (usually the real policy). */
 export function createTestCtx({
@@ -39,4 +40,27 @@ export function createTestCtx({
     platform,
     metrics,
   };
+}
+
+/** A context for tests acting as the system (a job, seeding): core's systemCtx, silent, default config. */
+export function createSystemTestCtx({
+  db,
+  now = () => new Date(),
+  platform = unconfiguredPlatform,
+  metrics = createMetrics(),
+}: {
+  db: Db;
+  now?: () => Date;
+  platform?: Platform;
+  metrics?: Metrics;
+}): Ctx {
+  return systemCtx({
+    db,
+    platform,
+    config: DEFAULT_CORE_CONFIG,
+    log: createLogger({ level: "silent" }),
+    metrics,
+    now,
+    job: "the test",
+  });
 }
