@@ -7,8 +7,8 @@ import {
   type RawRow,
   UpstreamError,
 } from "@celine/core";
-import type { FetchLike, HttpAnswer, HttpTarget } from "./http.ts";
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, isObject, send, statusError } from "./http.ts";
+import type { FetchLike, HttpAnswer } from "./http.ts";
+import { DEFAULT_RETRIES, isObject, send, sendAsService, statusError, targetOf } from "./http.ts";
 import type { TokenProvider } from "./token-provider.ts";
 
 // The Digital Twin (PLATFORM §3). Every call here is a read, so 5xx, timeouts and network errors
@@ -33,42 +33,14 @@ const UPSTREAM = "digital-twin";
 const SERVICE: DtAuth = { kind: "service" };
 
 export function createDigitalTwinClient(opts: DigitalTwinClientOptions): DigitalTwin {
-  const target: HttpTarget = {
-    upstream: UPSTREAM,
-    baseUrl: opts.baseUrl,
-    fetch: opts.fetch ?? fetch,
-    metrics: opts.metrics,
-    log: opts.log,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  };
+  const target = targetOf(UPSTREAM, opts);
   const retries = opts.retries ?? DEFAULT_RETRIES;
 
-  async function bearer(auth: DtAuth): Promise<string> {
-    return auth.kind === "user" ? auth.token : opts.tokens.token(opts.scope);
-  }
-
-  async function call(
-    auth: DtAuth,
-    method: "GET" | "POST",
-    path: string,
-    json?: unknown,
-  ): Promise<HttpAnswer> {
-    const exchange = async () =>
-      send(target, {
-        method,
-        path,
-        json,
-        headers: { authorization: `Bearer ${await bearer(auth)}` },
-        retries,
-        backoffMs: opts.backoffMs,
-      });
-    const answer = await exchange();
-    // A refused service token may have been revoked or rotated early: fetch a new one, once.
-    if (answer.status === 401 && auth.kind === "service" && opts.tokens.invalidate) {
-      opts.tokens.invalidate(opts.scope);
-      return exchange();
-    }
-    return answer;
+  /** A participant's call carries their own token (a 401 is theirs to renew); ours, our service token. */
+  function call(auth: DtAuth, method: "GET" | "POST", path: string, json?: unknown): Promise<HttpAnswer> {
+    const req = { method, path, json, retries, backoffMs: opts.backoffMs };
+    if (auth.kind === "service") return sendAsService(target, req, opts.tokens, opts.scope);
+    return send(target, { ...req, headers: { authorization: `Bearer ${auth.token}` } });
   }
 
   /** POST a value fetcher; its answer is `{items, limit, offset, count}`. */

@@ -1,4 +1,5 @@
 import { backoffDelay, type Logger, type Metrics, messageOf, UpstreamError } from "@celine/core";
+import type { TokenProvider } from "./token-provider.ts";
 
 // One outbound HTTP exchange with a platform service: a deadline covering the whole exchange
 // (headers and body), one metric per attempt, retries with backoff only when the caller says the
@@ -39,6 +40,21 @@ export type HttpRequest = {
   backoffMs?: number;
 };
 
+/** A client's target from its options: the runtime's fetch and DEFAULT_TIMEOUT_MS unless given. */
+export function targetOf(
+  upstream: string,
+  opts: { baseUrl: string; fetch?: FetchLike; metrics: Metrics; log: Logger; timeoutMs?: number },
+): HttpTarget {
+  return {
+    upstream,
+    baseUrl: opts.baseUrl,
+    fetch: opts.fetch ?? fetch,
+    metrics: opts.metrics,
+    log: opts.log,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
+}
+
 /** An answer that arrived (any status): the caller decides what a status means. */
 export type HttpAnswer = { status: number; body: unknown; text: string; describe: string };
 
@@ -71,6 +87,27 @@ export async function send(target: HttpTarget, req: HttpRequest): Promise<HttpAn
     // Full jitter: spreads the retries of many callers of one struggling service apart.
     await sleep(backoffDelay(attempt + 1, { baseMs: backoffMs, maxMs: MAX_BACKOFF_MS, jitter: "full" }));
   }
+}
+
+/**
+ * `send` with our service token (PLATFORM §2) as the bearer. A 401 means the token may have been
+ * revoked or rotated early: a new one is fetched and the call made again, once.
+ */
+export async function sendAsService(
+  target: HttpTarget,
+  req: HttpRequest,
+  tokens: TokenProvider,
+  scope: string | undefined,
+): Promise<HttpAnswer> {
+  const exchange = async () =>
+    send(target, {
+      ...req,
+      headers: { ...req.headers, authorization: `Bearer ${await tokens.token(scope)}` },
+    });
+  const answer = await exchange();
+  if (answer.status !== 401 || !tokens.invalidate) return answer;
+  tokens.invalidate(scope);
+  return exchange();
 }
 
 async function attemptOnce(target: HttpTarget, req: HttpRequest): Promise<HttpAnswer> {

@@ -1,6 +1,6 @@
 import type { Logger, Metrics, NudgeOutcome, Nudging } from "@celine/core";
-import type { FetchLike, HttpTarget } from "./http.ts";
-import { DEFAULT_TIMEOUT_MS, detailOf, send, statusError } from "./http.ts";
+import type { FetchLike } from "./http.ts";
+import { detailOf, send, statusError, targetOf } from "./http.ts";
 import type { TokenProvider } from "./token-provider.ts";
 
 // The nudging tool (PLATFORM §4). One attempt per call: an ingest is not safe to repeat blindly
@@ -24,14 +24,7 @@ const REJECTED = new Set([400, 422]);
 
 export function createNudgingClient(opts: NudgingClientOptions): Nudging {
   const scope = opts.scope ?? "nudging.ingest";
-  const target: HttpTarget = {
-    upstream: UPSTREAM,
-    baseUrl: opts.baseUrl,
-    fetch: opts.fetch ?? fetch,
-    metrics: opts.metrics,
-    log: opts.log,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  };
+  const target = targetOf(UPSTREAM, opts);
 
   return {
     async ingest(event): Promise<NudgeOutcome> {

@@ -6,8 +6,8 @@ import {
   type RegistryMember,
   UpstreamError,
 } from "@celine/core";
-import type { FetchLike, HttpAnswer, HttpTarget } from "./http.ts";
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, isObject, send, statusError } from "./http.ts";
+import type { FetchLike, HttpAnswer } from "./http.ts";
+import { DEFAULT_RETRIES, isObject, sendAsService, statusError, targetOf } from "./http.ts";
 import type { TokenProvider } from "./token-provider.ts";
 
 // The REC registry (PLATFORM §5): cursor-paged reads, every page, retried like the DT's.
@@ -31,32 +31,17 @@ const UPSTREAM = "rec-registry";
 
 export function createRegistryClient(opts: RegistryClientOptions): Registry {
   const pageSize = opts.pageSize ?? 100;
-  const target: HttpTarget = {
-    upstream: UPSTREAM,
-    baseUrl: opts.baseUrl,
-    fetch: opts.fetch ?? fetch,
-    metrics: opts.metrics,
-    log: opts.log,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  };
+  const target = targetOf(UPSTREAM, opts);
   const retries = opts.retries ?? DEFAULT_RETRIES;
 
-  async function page(path: string, cursor: string | undefined): Promise<HttpAnswer> {
-    const exchange = async () =>
-      send(target, {
-        method: "GET",
-        path,
-        query: { limit: String(pageSize), cursor },
-        headers: { authorization: `Bearer ${await opts.tokens.token(opts.scope)}` },
-        retries,
-        backoffMs: opts.backoffMs,
-      });
-    const answer = await exchange();
-    if (answer.status === 401 && opts.tokens.invalidate) {
-      opts.tokens.invalidate(opts.scope);
-      return exchange();
-    }
-    return answer;
+  function page(path: string, cursor: string | undefined): Promise<HttpAnswer> {
+    const query = { limit: String(pageSize), cursor };
+    return sendAsService(
+      target,
+      { method: "GET", path, query, retries, backoffMs: opts.backoffMs },
+      opts.tokens,
+      opts.scope,
+    );
   }
 
   async function* pages(path: string): AsyncGenerator<Record<string, unknown>> {

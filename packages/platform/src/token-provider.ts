@@ -1,6 +1,6 @@
 import { createLogger, createMetrics, type Logger, type Metrics, UpstreamError } from "@celine/core";
-import type { FetchLike, HttpTarget } from "./http.ts";
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, isObject, send, statusError } from "./http.ts";
+import type { FetchLike } from "./http.ts";
+import { DEFAULT_RETRIES, isObject, send, statusError, targetOf } from "./http.ts";
 
 // OAuth2 client credentials for our own outbound calls (PLATFORM §2): discovery once, one token
 // per scope cached until 30 s before it expires, concurrent callers sharing one request.
@@ -34,14 +34,10 @@ type Cached = { token: string; renewAt: number };
 export function createTokenProvider(opts: TokenProviderOptions): Required<TokenProvider> {
   const now = opts.now ?? Date.now;
   const issuerUrl = opts.issuerUrl.replace(/\/+$/, "");
-  const target = (baseUrl: string): HttpTarget => ({
-    upstream: "oidc",
-    baseUrl,
-    fetch: opts.fetch ?? fetch,
-    metrics: opts.metrics ?? createMetrics(),
-    log: opts.log ?? createLogger({ level: "silent" }),
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  });
+  const metrics = opts.metrics ?? createMetrics();
+  const log = opts.log ?? createLogger({ level: "silent" });
+  const target = (baseUrl: string) =>
+    targetOf("oidc", { baseUrl, fetch: opts.fetch, metrics, log, timeoutMs: opts.timeoutMs });
   const retries = opts.retries ?? DEFAULT_RETRIES;
 
   let discovery: Promise<string> | undefined;
