@@ -497,3 +497,31 @@ describe("members: eraseMember (REST), members.erase (tRPC)", () => {
     expect(problem.status, problem.message).toBe(403);
   });
 });
+
+describe("calendar: createCalendarToken (REST), calendar.createToken (tRPC)", () => {
+  test("a participant gets their feed's URL; a new one (tRPC) replaces it at once", async () => {
+    const member = await clientFor("cal-client-una");
+    const { url } = await member.rest.createCalendarToken();
+    expect(url).toMatch(/^http:\/\/localhost:8017\/api\/calendar\/[A-Za-z0-9_-]{43}\.ics$/);
+    // The harness's public URL is not this test server's: fetch the same path here.
+    const feed = await fetch(`${baseUrl}${new URL(url).pathname}`);
+    expect(feed.status).toBe(200);
+    expect(feed.headers.get("content-type")).toBe("text/calendar; charset=utf-8");
+    expect(await feed.text()).toStartWith("BEGIN:VCALENDAR");
+
+    const renewed = await member.trpc.calendar.createToken.mutate();
+    expect(renewed.url).not.toBe(url);
+    expect((await fetch(`${baseUrl}${new URL(url).pathname}`)).status).toBe(404);
+    expect((await fetch(`${baseUrl}${new URL(renewed.url).pathname}`)).status).toBe(200);
+  });
+
+  test("a service has no calendar: 403 ProblemError naming the policy's reason", async () => {
+    const service = createFlexibilityClient({
+      baseUrl,
+      token: await h.service(["flexibility.admin"], "svc-ops"),
+    });
+    const problem = (await rejection(service.rest.createCalendarToken())) as ProblemError;
+    expect(problem.status, problem.message).toBe(403);
+    expect(problem.detail).toBe("action not permitted");
+  });
+});
