@@ -192,6 +192,31 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       },
     },
     {
+      title: "08:17  Giulia subscribes her calendar to her commitments: POST /api/calendar/token",
+      async run() {
+        const id = state.commitments.get(GIULIA);
+        if (!id) throw new DemoError("Giulia has no commitment to see in her calendar");
+        const minted = await client.api("POST", "/api/calendar/token", await memberToken(GIULIA));
+        const { url } = expectStatus(minted, 201, "POST /api/calendar/token") as { url: string };
+        // What a calendar app does: GET the URL as it is, no token (the secret in it is the credential).
+        const res = await fetch(`${client.info.api}${new URL(url).pathname}`);
+        const feed = await res.text();
+        if (res.status !== 200) throw new DemoError(`GET ${url}: expected 200, got ${res.status} ${feed}`);
+        const event = feed.split("BEGIN:VEVENT").find((e) => e.includes(`UID:${id}@`));
+        if (!event) throw new DemoError(`the feed does not hold commitment ${id}:\n${feed}`);
+        const summary = /^SUMMARY:(.*)$/m.exec(event)?.[1]?.trim() ?? "";
+        if (!event.includes("STATUS:CONFIRMED") || !summary.startsWith("Use more energy 11:00–14:00"))
+          throw new DemoError(`Giulia's event is not her confirmed 11:00–14:00 commitment:\n${event}`);
+        return [
+          url,
+          "(Google Calendar: Other calendars → From URL; Apple Calendar: File → New Calendar Subscription;",
+          " Outlook: Add calendar → Subscribe from web. The URL is the key: a new one replaces it.)",
+          `the feed (${res.headers.get("content-type")}, ETag ${res.headers.get("etag")?.slice(0, 12)}…) holds`,
+          `"${summary}" (${/^DTSTART;(.*)$/m.exec(event)?.[1]?.trim()}), a reminder ${/^TRIGGER:(.*)$/m.exec(event)?.[1]?.trim()} before`,
+        ];
+      },
+    },
+    {
       title: "08:20  Four more members answer (three accept, one declines)",
       async run() {
         const lines: string[] = [];
