@@ -1,11 +1,5 @@
 import { parseSettlementMethod, type SettlementMethod } from "@celine/core";
-import {
-  describeEnvIssues,
-  type Env,
-  PlatformEnv,
-  withAliases,
-  withSettlementMethod,
-} from "@celine/platform/env";
+import { type Env, PlatformEnv, parseEnv, withSettlementMethod } from "@celine/platform/env";
 import { z } from "zod";
 
 export const ApiEnv = PlatformEnv.extend({
@@ -27,7 +21,7 @@ export type ApiEnv = z.output<typeof ApiEnv> & { method: SettlementMethod };
 
 /** Parse the environment once; every problem is named in one error. */
 export function parseApiEnv(env: Env): ApiEnv {
-  return withSettlementMethod(parseEnvOnly(env));
+  return withSettlementMethod(parseEnv(ApiEnv, env));
 }
 
 /**
@@ -35,17 +29,9 @@ export function parseApiEnv(env: Env): ApiEnv {
  * file to read); FLEXIBILITY_CONFIG is not read, POINTS_PER_KWH still overrides the rate.
  */
 export function parseApiEnvWithMethod(env: Env, methodYaml: string, source: string): ApiEnv {
-  const parsed = parseEnvOnly(env);
+  const parsed = parseEnv(ApiEnv, env);
   const method = parseSettlementMethod(methodYaml, { pointsPerKwh: parsed.POINTS_PER_KWH });
   if (!method.ok)
     throw new Error(`invalid settlement method (${source}):\n  - ${method.problems.join("\n  - ")}`);
   return { ...parsed, method: method.method };
-}
-
-function parseEnvOnly(env: Env): z.output<typeof ApiEnv> {
-  const result = ApiEnv.safeParse(withAliases(env));
-  if (!result.success) {
-    throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
-  }
-  return result.data;
 }

@@ -1,11 +1,5 @@
 import type { SettlementMethod } from "@celine/core";
-import {
-  describeEnvIssues,
-  type Env,
-  PlatformEnv,
-  withAliases,
-  withSettlementMethod,
-} from "@celine/platform/env";
+import { type Env, PlatformEnv, parseEnv, withSettlementMethod } from "@celine/platform/env";
 import { z } from "zod";
 import { HANDLER_NAMES, type HandlerName } from "./handlers/index.ts";
 
@@ -70,9 +64,5 @@ export type ListenerEnv = z.output<typeof ListenerEnv> & { method: SettlementMet
 
 /** Parse the environment once; every problem is named in one error. */
 export function parseListenerEnv(env: Env): ListenerEnv {
-  const result = ListenerEnv.safeParse(withAliases(env));
-  if (!result.success) {
-    throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
-  }
-  return withSettlementMethod(result.data);
+  return withSettlementMethod(parseEnv(ListenerEnv, env));
 }

@@ -1,23 +1,12 @@
 // `bun run listener`: the pipeline-driven worker, configured from the environment.
-import { createLogger, createMetrics, messageOf } from "@celine/core";
+import { createLogger, createMetrics } from "@celine/core";
 import { openDatabase } from "@celine/core/db";
 import { brokerLogin, createPlatform } from "@celine/platform";
-import { coreConfigOf, insecureSettings } from "@celine/platform/env";
+import { configOrExit, coreConfigOf } from "@celine/platform/env";
 import { parseListenerEnv } from "./env.ts";
 import { startListener } from "./listener.ts";
 
-let env: ReturnType<typeof parseListenerEnv>;
-try {
-  env = parseListenerEnv(process.env);
-} catch (error) {
-  console.error(messageOf(error));
-  process.exit(1);
-}
-const problems = insecureSettings(env);
-if (problems.length > 0) {
-  console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
-  process.exit(1);
-}
+const env = configOrExit(() => parseListenerEnv(process.env), "start");
 
 const log = createLogger({ level: env.LOG_LEVEL, fields: { service: "flexibility-listener" } });
 const metrics = createMetrics();

@@ -7,35 +7,18 @@
 //
 // Prints the run's summary as one JSON line. Exit 0 when the run completed (rows left waiting for
 // data are not an error), 1 on a configuration or database failure.
-import { createLogger, createMetrics, messageOf, settleDueCommitments, systemCtx } from "@celine/core";
+import { createLogger, createMetrics, settleDueCommitments, systemCtx } from "@celine/core";
 import { openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
 import {
+  configOrExit,
   coreConfigOf,
-  describeEnvIssues,
-  insecureSettings,
   PlatformEnv,
-  withAliases,
+  parseEnv,
   withSettlementMethod,
 } from "@celine/platform/env";
 
-const parsed = PlatformEnv.safeParse(withAliases(process.env));
-if (!parsed.success) {
-  console.error(`invalid configuration:\n  - ${describeEnvIssues(parsed.error).join("\n  - ")}`);
-  process.exit(1);
-}
-let env: ReturnType<typeof withSettlementMethod<typeof parsed.data>>;
-try {
-  env = withSettlementMethod(parsed.data);
-} catch (error) {
-  console.error(messageOf(error));
-  process.exit(1);
-}
-const problems = insecureSettings(env);
-if (problems.length > 0) {
-  console.error(`refusing to run outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
-  process.exit(1);
-}
+const env = configOrExit(() => withSettlementMethod(parseEnv(PlatformEnv, process.env)), "run");
 
 const batchArg = process.argv.indexOf("--batch");
 const batchSize = batchArg > 0 ? Number(process.argv[batchArg + 1]) : undefined;

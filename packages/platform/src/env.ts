@@ -214,6 +214,31 @@ function isLocal(url: string): boolean {
   }
 }
 
+/**
+ * An entry point's configuration: `parse()`'s, or every problem on stderr and exit 1 — also when
+ * settings that are safe only in development are used outside it (`insecureSettings`).
+ */
+export function configOrExit<E extends PlatformEnv>(parse: () => E, action: "start" | "run"): E {
+  try {
+    const env = parse();
+    const problems = insecureSettings(env);
+    if (problems.length === 0) return env;
+    console.error(`refusing to ${action} outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  } catch (error) {
+    console.error(messageOf(error));
+  }
+  process.exit(1);
+}
+
+/** An app's schema over the environment (aliases applied); an Error naming every problem at once. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
+  const result = schema.safeParse(withAliases(env));
+  if (!result.success) {
+    throw new Error(`invalid configuration:\n  - ${describeEnvIssues(result.error).join("\n  - ")}`);
+  }
+  return result.data;
+}
+
 /** Format zod issues of an environment parse as `NAME: message` lines. */
 export function describeEnvIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
