@@ -43,6 +43,8 @@ export type ListCommitmentsParams = {
 export type SettleCommitmentBody = InferRequestType<Commitments[":id"]["settle"]["$patch"]>["json"];
 /** Every number a commitment's settlement used, as stored, with its ledger entries. */
 export type Settlement = SuccessBody<Commitments[":id"]["settlement"]["$get"]>;
+/** How a commitment is doing: readings so far, its baseline, the points in sight. */
+export type Progress = SuccessBody<Commitments[":id"]["progress"]["$get"]>;
 /** The settlement method in force (for a "how points work" page). */
 export type SettlementMethod = SuccessBody<RestRoutes["api"]["settlement"]["method"]["$get"]>;
 /** A flexibility window offered to the caller (PLATFORM §1 `SuggestionItem`). */
@@ -75,6 +77,12 @@ export type RestClient = {
   settleCommitment(id: string, body: SettleCommitmentBody): Promise<Commitment>;
   /** `GET /api/commitments/{id}/settlement`: why it got its points (owner, or services with read scope). */
   getSettlement(id: string): Promise<Settlement>;
+  /**
+   * `GET /api/commitments/{id}/progress`: readings so far against the baseline, whether it is on track,
+   * the points in sight (owner, or services with read scope). Poll it freely: the DT is asked at most
+   * once a minute per commitment.
+   */
+  getProgress(id: string): Promise<Progress>;
   /** `GET /api/settlement/method`: the baseline, thresholds, tiers, streak and cap in force. */
   getSettlementMethod(): Promise<SettlementMethod>;
   /** `DELETE /api/members/{user_id}`: erase everything held about a member (operators: flexibility.admin). */
@@ -134,6 +142,11 @@ export function createRestClient(options: FlexibilityClientOptions): RestClient 
     },
     async getSettlement(id) {
       const res = await commitments[":id"].settlement.$get({ param: { id } });
+      if (res.status === 200) return res.json();
+      throw unexpected(res);
+    },
+    async getProgress(id) {
+      const res = await commitments[":id"].progress.$get({ param: { id } });
       if (res.status === 200) return res.json();
       throw unexpected(res);
     },
