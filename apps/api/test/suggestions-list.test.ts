@@ -81,6 +81,8 @@ describe("happy", () => {
         reward_points: 18,
         confidence: 0.81,
         community_kwh: 42.5,
+        // No stored readings for this member's meter: no baseline, no target.
+        target: null,
       },
     ]);
   });

@@ -23,6 +23,7 @@ export {
   createRestClient,
   type ListCommitmentsParams,
   type MemberErasure,
+  type Progress,
   type RespondBody,
   type RespondResult,
   type RestClient,

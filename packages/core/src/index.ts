@@ -137,14 +137,18 @@ export {
 export { Instant, InstantInput, Problem, Uuid } from "./schemas/common.ts";
 export {
   CandidateWhy,
+  CommitmentProgress,
   DEFAULT_METHOD,
   describeMethod,
+  getProgress,
   getSettlement,
   getSettlementMethod,
   LedgerEntryOut,
   METHOD_ID,
   type MethodOverrides,
   type MethodParse,
+  PROGRESS_REFRESH_MS,
+  PROGRESS_STALE,
   parseSettlementMethod,
   SettlementAdjustment,
   SettlementCap,
@@ -185,6 +189,7 @@ export {
   SuggestionIdParam,
   SuggestionItem,
   SuggestionList,
+  SuggestionTarget,
   type WindowLabels,
 } from "./suggestions/index.ts";
 export { SYSTEM_ACTOR, systemCtx } from "./system-ctx.ts";

@@ -282,6 +282,7 @@ describe("rankSuggestions: enriched by personal impact, then the rest by communi
       reward_points: impact === null ? null : 1,
       confidence: null,
       community_kwh: community,
+      target: null,
     }) satisfies SuggestionItem;
 
   test.each([

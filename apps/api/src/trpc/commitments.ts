@@ -2,9 +2,11 @@ import {
   CommitmentIdParam,
   CommitmentList,
   CommitmentOut,
+  CommitmentProgress,
   CreateCommitmentInput,
   cancelCommitment,
   createCommitment,
+  getProgress,
   getSettlement,
   ListCommitmentsQuery,
   listCommitments,
@@ -42,6 +44,10 @@ export const commitments = {
     .input(CommitmentIdParam)
     .output(SettlementExplanation)
     .query(({ ctx, input }) => getSettlement({ ctx: ctx.verb, input })),
+  progress: procedure
+    .input(CommitmentIdParam)
+    .output(CommitmentProgress)
+    .query(({ ctx, input }) => getProgress({ ctx: ctx.verb, input })),
   settle: procedure
     .input(CommitmentIdParam.extend(SettleCommitmentInput.shape))
     .output(CommitmentOut)

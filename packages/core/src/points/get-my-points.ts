@@ -3,9 +3,8 @@ import { type Ctx, withTransaction } from "../context.ts";
 import { commitments as c, pointsLedger as l } from "../db/schema.ts";
 import { roundHalfUp } from "../rounding.ts";
 import type { MyPoints, SettlementSummary } from "../schemas/points.ts";
-import { weekMarks, weeksByMember } from "../settlement/evidence.ts";
-import { weekOutcomes } from "../settlement/queries.ts";
-import { isoWeekOf, streakBefore } from "../settlement/streak.ts";
+import { isoWeekOf } from "../settlement/streak.ts";
+import { streakInForce } from "../settlement/streak-in-force.ts";
 import { createZonedClock } from "../settlement/zoned-clock.ts";
 import { formatInstant } from "../time.ts";
 import { authorizeOwnPoints } from "./participant.ts";
@@ -48,7 +47,7 @@ export async function getMyPoints({ ctx }: { ctx: Ctx }): Promise<MyPoints> {
       .from(c)
       .where(mine)
       .groupBy(c.status);
-    const weeks = await weekOutcomes(tx, [me], ctx.config.communityTimezone, ctx.now());
+    const streak = await streakInForce(tx, me, isoWeekOf(clock.local(ctx.now()).date));
     const recent = await tx.db
       .select()
       .from(c)
@@ -60,11 +59,6 @@ export async function getMyPoints({ ctx }: { ctx: Ctx }): Promise<MyPoints> {
     for (const { status, n } of byStatus) counts[status] = n;
     const total = totals[0]?.total ?? 0;
     const fulfilled = fulfilledRow?.n ?? 0;
-    const streak = streakBefore(
-      weekMarks(weeksByMember(weeks).get(me)),
-      isoWeekOf(clock.local(ctx.now()).date),
-      ctx.config.method.streak,
-    );
     const level = 1 + Math.floor(total / LEVEL_SIZE);
     return {
       total_points: total,

@@ -20,6 +20,33 @@ export const DayPeriod = z.enum(DAY_PERIODS).meta({
 });
 export type DayPeriod = z.infer<typeof DayPeriod>;
 
+export const SuggestionTarget = z
+  .object({
+    baseline_kwh: z.number().meta({
+      description:
+        "The window's reference baseline computed now from the readings we hold, as settlement computes it (same-day adjustment aside): Σ over its reading intervals (kWh)",
+      example: 1.5,
+    }),
+    qualifying_kwh: z.number().meta({
+      description:
+        "The least consumption over the window that earns points: baseline + max(min_shift_fraction × baseline, min_shift_kw × window hours) (kWh)",
+      example: 1.65,
+    }),
+    points_per_extra_kwh: z.number().meta({
+      description:
+        "Points per kWh above the baseline at the lowest effort tier: rate × tier × event × streak multiplier (a larger shift earns a higher tier; a forecast that proved wrong and the per-window cap earn less)",
+      example: 15.75,
+    }),
+    streak_multiplier: z
+      .number()
+      .meta({ description: "The member's weekly streak multiplier in force this week", example: 1.05 }),
+  })
+  .meta({
+    id: "SuggestionTarget",
+    description: "What the window asks of the member and pays; null when they have no baseline yet",
+  });
+export type SuggestionTarget = z.infer<typeof SuggestionTarget>;
+
 export const SuggestionItem = z
   .object({
     id: z.string().meta({ description: "The window id", example: "w-2026-07-02-11" }),
@@ -48,6 +75,10 @@ export const SuggestionItem = z
       .meta({ description: "Personal reward estimate; null when there is no per-device estimate" }),
     confidence: z.number().nullable(),
     community_kwh: z.number().meta({ description: "The community's flexibility in the window (kWh)" }),
+    target: SuggestionTarget.nullable().meta({
+      description:
+        "The member's target for the window (new, additive); null when we hold no baseline for them (no stored readings, or too few earlier days)",
+    }),
   })
   .meta({ id: "SuggestionItem" });
 export type SuggestionItem = z.infer<typeof SuggestionItem>;

@@ -1,15 +1,18 @@
 import type { SettlementMethodOut, StoredSettlement } from "../schemas/settlement.ts";
 import { formatInstant } from "../time.ts";
 import {
+  type Adjustment,
   adjustedBaseline,
   adjustmentIntervals,
   type HeldAt,
+  type Interval,
   type IntervalBaseline,
   intervalBaseline,
   intervalsOf,
   type ReadingAt,
   sameClockEarlierDays,
   sameDayAdjustment,
+  type Window,
 } from "./baseline.ts";
 import type { SettlementMethod } from "./method.ts";
 import {
@@ -76,7 +79,7 @@ const iso = (ms: number) => formatInstant(new Date(ms));
 /** Settle a commitment whose window has ended (or say why it must wait). */
 export function decide(evidence: Evidence, context: Context): Decision {
   const { commitment: c, overdue, readingAt } = evidence;
-  const { method, clock, intervalMs } = context;
+  const { method, intervalMs } = context;
   const intervals = intervalsOf({ start: c.periodStart, end: c.periodEnd }, intervalMs);
   const actual = intervals.map((i) => readingAt(i.start));
   const counted = actual.filter((a): a is number => a !== null);
@@ -97,8 +100,7 @@ export function decide(evidence: Evidence, context: Context): Decision {
     };
   }
 
-  const baselineRule = { clock, readingAt, heldAt: evidence.heldAt, rule: method.baseline };
-  const baselines = intervals.map((i) => intervalBaseline(i, baselineRule));
+  const baselines = windowBaselines({ start: c.periodStart, end: c.periodEnd }, evidence, context);
   const actualMicroKwh = counted.reduce((a, b) => a + b, 0);
   const judged = baselines.filter((_, k) => actual[k] !== null);
   const selectedDays = Math.min(...judged.map((b) => b.days.filter((d) => d.used).length));
@@ -119,20 +121,7 @@ export function decide(evidence: Evidence, context: Context): Decision {
     };
   }
 
-  const adjustment = sameDayAdjustment({
-    window: { start: c.periodStart, end: c.periodEnd },
-    noticeAt: c.noticeAt.getTime(),
-    intervalMs,
-    clock,
-    readingAt,
-    baselineOf: (i) => intervalBaseline(i, baselineRule).microKwh,
-    rule: method.adjustment,
-  });
-  const adjusted = baselines.map((b) =>
-    b.microKwh === null
-      ? null
-      : adjustedBaseline(b.microKwh, adjustment.perIntervalMicroKwh, method.adjustment),
-  );
+  const { adjustment, adjusted } = adjustedBaselines(c, baselines, evidence, context);
   const sumCounted = (values: (number | null)[]) =>
     values.reduce<number>((sum, v, k) => (actual[k] === null ? sum : sum + (v ?? 0)), 0);
   const baselineMicroKwh = sumCounted(baselines.map((b) => b.microKwh));
@@ -208,6 +197,44 @@ export function decide(evidence: Evidence, context: Context): Decision {
 }
 
 /**
+ * The reference baseline of each of the window's reading intervals, adjustment aside (decide's first
+ * step; a suggestion's target is their sum).
+ */
+export function windowBaselines(
+  window: Window,
+  { readingAt, heldAt }: Pick<Evidence, "readingAt" | "heldAt">,
+  { method, clock, intervalMs }: Pick<Context, "method" | "clock" | "intervalMs">,
+): IntervalBaseline[] {
+  const rule = { clock, readingAt, heldAt, rule: method.baseline };
+  return intervalsOf(window, intervalMs).map((i) => intervalBaseline(i, rule));
+}
+
+/** The commitment's same-day adjustment and each interval's adjusted baseline (null without a baseline). */
+export function adjustedBaselines(
+  c: Commitment,
+  baselines: IntervalBaseline[],
+  { readingAt, heldAt }: Pick<Evidence, "readingAt" | "heldAt">,
+  { method, clock, intervalMs }: Pick<Context, "method" | "clock" | "intervalMs">,
+): { adjustment: Adjustment; adjusted: (number | null)[] } {
+  const rule = { clock, readingAt, heldAt, rule: method.baseline };
+  const adjustment = sameDayAdjustment({
+    window: { start: c.periodStart, end: c.periodEnd },
+    noticeAt: c.noticeAt.getTime(),
+    intervalMs,
+    clock,
+    readingAt,
+    baselineOf: (i) => intervalBaseline(i, rule).microKwh,
+    rule: method.adjustment,
+  });
+  const adjusted = baselines.map((b) =>
+    b.microKwh === null
+      ? null
+      : adjustedBaseline(b.microKwh, adjustment.perIntervalMicroKwh, method.adjustment),
+  );
+  return { adjustment, adjusted };
+}
+
+/**
  * Every instant whose reading `decide` may read for this commitment: the window's intervals, the
  * adjustment's, and each one's same-clock earlier days. Settlement fetches exactly these (a test
  * holds decide to it), so a weekday window never costs the weekend days of the look-back.
@@ -222,8 +249,16 @@ export function readingsNeeded(c: Commitment, { method, clock, intervalMs }: Con
     clock,
     rule: method.adjustment,
   });
+  return instantsRead([...own, ...before], { method, clock });
+}
+
+/** Each interval's own start and its same-clock earlier days: what its reading and baseline read. */
+export function instantsRead(
+  intervals: readonly Interval[],
+  { method, clock }: Pick<Context, "method" | "clock">,
+): number[] {
   const needed: number[] = [];
-  for (const interval of [...own, ...before]) {
+  for (const interval of intervals) {
     needed.push(interval.start);
     for (const day of sameClockEarlierDays(interval.start, clock, method.baseline.lookbackDays))
       needed.push(day.at);

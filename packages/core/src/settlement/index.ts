@@ -1,5 +1,6 @@
 // Settlement: judging delivered flexibility against the baseline, the points it earns, and why.
 
+export { CommitmentProgress } from "../schemas/progress.ts";
 export {
   CandidateWhy,
   LedgerEntryOut,
@@ -12,6 +13,7 @@ export {
   SettlementTotals,
   StoredSettlement,
 } from "../schemas/settlement.ts";
+export { getProgress, PROGRESS_REFRESH_MS, PROGRESS_STALE } from "./get-progress.ts";
 export { getSettlement, getSettlementMethod } from "./get-settlement.ts";
 export {
   DEFAULT_METHOD,

@@ -52,6 +52,52 @@ export function createDtGate(dt: DigitalTwin, concurrency: number): DtGate {
   };
 }
 
+/** The gate of a store that only loads (`load`): asking the DT through it is a bug. */
+export const LOAD_ONLY: DtGate = {
+  call: () => Promise.reject(new Error("this meter store only loads stored readings")),
+  calls: () => 0,
+};
+
+/**
+ * Claim the refresh of one chunk: true when this caller is the one to ask the DT for it now. In one
+ * statement the chunk's `fetched_at` moves to `now` when the chunk is not stored yet (a placeholder
+ * without readings is stored) or is not final and was last asked for at least `minAgeMs` ago. The
+ * database decides, so across every API replica at most one caller per `minAgeMs` wins — whether the
+ * DT then answers or not (an outage is not asked again sooner either). `fetched_at` is therefore
+ * when the chunk was last asked for, not proof that it holds readings up to then.
+ */
+export async function claimRefresh(
+  ctx: Ctx,
+  {
+    device,
+    userId,
+    start,
+    now,
+    minAgeMs,
+    intervalMs = READING_INTERVAL_MS,
+    slots = CHUNK_SLOTS,
+  }: {
+    device: string;
+    userId: string;
+    start: number;
+    now: Date;
+    minAgeMs: number;
+    intervalMs?: number;
+    slots?: number;
+  },
+): Promise<boolean> {
+  const rows = await rowsOf<{ claimed: number }>(
+    ctx.db,
+    sql`insert into ${meterChunks} as c (device_id, chunk_start, user_id, interval_seconds, micro_kwh, fetched_at, final)
+        values (${device}, ${new Date(start).toISOString()}::timestamptz, ${userId}, ${intervalMs / 1000},
+          array_fill(null::bigint, array[${slots}::int]), ${now.toISOString()}::timestamptz, false)
+        on conflict (device_id, chunk_start) do update set fetched_at = excluded.fetched_at
+          where not c.final and c.fetched_at <= ${new Date(now.getTime() - minAgeMs).toISOString()}::timestamptz
+        returning 1 as claimed`,
+  );
+  return rows.length > 0;
+}
+
 /** Chunk fetches of one device in flight at once. */
 const PER_DEVICE = 4;
 
@@ -65,6 +111,8 @@ export type MeterStore = {
    * fetch failed, with the error (their rows must wait).
    */
   prepare(tx: Ctx, needs: MeterNeed[]): Promise<Map<string, unknown>>;
+  /** Make the stored readings of every need available to `readingAt`, without asking the DT. */
+  load(tx: Ctx, needs: Pick<MeterNeed, "device" | "at">[]): Promise<void>;
   readingAt(device: string): ReadingAt;
   /** Forget what the last prepare loaded (between batches). */
   release(): void;
@@ -211,6 +259,15 @@ export function createMeterStore({
 
   return {
     prepare,
+    async load(tx, needs) {
+      const wanted = new Map<string, { starts: Set<number> }>();
+      for (const need of needs) {
+        const entry = wanted.get(need.device) ?? { starts: new Set<number>() };
+        for (const at of need.at) entry.starts.add(Math.floor(at / chunkMs) * chunkMs);
+        wanted.set(need.device, entry);
+      }
+      if (wanted.size > 0) await load(tx, [...wanted.keys()], wanted);
+    },
     readingAt(device) {
       const chunks = loaded.get(device);
       return (at) => {

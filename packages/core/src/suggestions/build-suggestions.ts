@@ -99,5 +99,7 @@ function toItem(
     confidence: enriched ? device.confidence : window.confidence,
     // community_kwh is a number on the wire: a junk value shows as 0 and sorts last.
     community_kwh: window.communityKwh ?? 0,
+    // The target needs the member's stored readings: listSuggestions fills it in.
+    target: null,
   };
 }

@@ -8,6 +8,7 @@ export {
   SuggestionIdParam,
   SuggestionItem,
   SuggestionList,
+  SuggestionTarget,
 } from "../schemas/suggestions.ts";
 export { dayPeriodOf, labelWindow, type WindowLabels } from "./labels.ts";
 export { listSuggestions, SUGGESTIONS_DEGRADED, SUGGESTIONS_SKIPPED_ROWS } from "./list-suggestions.ts";

@@ -5,7 +5,8 @@ import { commitments, offers } from "../db/schema.ts";
 import { ForbiddenError } from "../errors.ts";
 import { messageOf } from "../lib/message-of.ts";
 import type { DtAuth, RawRow } from "../platform/ports.ts";
-import type { SuggestionItem } from "../schemas/suggestions.ts";
+import type { SuggestionItem, SuggestionTarget } from "../schemas/suggestions.ts";
+import { targetsFor } from "../settlement/window-targets.ts";
 import { buildSuggestions } from "./build-suggestions.ts";
 import { parseCommunityWindow } from "./dt-rows.ts";
 import { offerRowOf } from "./offer-row.ts";
@@ -16,8 +17,9 @@ export const SUGGESTIONS_DEGRADED = "flexibility_suggestions_degraded_total";
 export const SUGGESTIONS_SKIPPED_ROWS = "flexibility_suggestions_skipped_rows_total";
 
 /**
- * The windows open to the calling member (PLATFORM §1/§3), and a record of what was offered so an
- * accept can be checked against it. The Digital Twin is asked with the caller's own JWT. Never a
+ * The windows open to the calling member (PLATFORM §1/§3), each with their target from the readings
+ * we hold (never a DT call of its own), and a record of what was offered so an accept can be checked
+ * against it. The Digital Twin is asked with the caller's own JWT. Never a
  * 5xx because of the DT: no membership or a failed membership/windows call is `[]` (with a warning
  * and a metric); a failed per-device call only loses the personal figures.
  */
@@ -91,12 +93,22 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
         row: JSON.stringify(skip.row).slice(0, 500),
       });
     }
-    if (built.items.length > 0) {
+    const targets = deviceId
+      ? await targetsFor(tx, {
+          userId: sub,
+          deviceId,
+          windows: built.items.map((item) => ({
+            id: item.id,
+            start: new Date(item.period_start),
+            end: new Date(item.period_end),
+          })),
+        })
+      : new Map<string, SuggestionTarget>();
+    const items = built.items.map((item) => ({ ...item, target: targets.get(item.id) ?? null }));
+    if (items.length > 0) {
       await tx.db
         .insert(offers)
-        .values(
-          built.items.map((item) => offerRowOf(item, { userId: sub, communityId: community, deviceId, now })),
-        )
+        .values(items.map((item) => offerRowOf(item, { userId: sub, communityId: community, deviceId, now })))
         .onConflictDoUpdate({
           target: [offers.userId, offers.windowId],
           set: {
@@ -112,6 +124,6 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
           },
         });
     }
-    return built.items;
+    return items;
   });
 }

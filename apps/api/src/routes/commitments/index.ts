@@ -4,6 +4,7 @@ import * as create from "./create.ts";
 import * as exporting from "./export.ts";
 import * as list from "./list.ts";
 import * as pending from "./pending.ts";
+import * as progress from "./progress.ts";
 import * as settle from "./settle.ts";
 import * as settlement from "./settlement.ts";
 
@@ -15,4 +16,5 @@ export const commitments = createRouter()
   .openapi(list.route, list.handler)
   .openapi(cancel.route, cancel.handler)
   .openapi(settle.route, settle.handler)
-  .openapi(settlement.route, settlement.handler);
+  .openapi(settlement.route, settlement.handler)
+  .openapi(progress.route, progress.handler);

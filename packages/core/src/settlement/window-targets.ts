@@ -1,0 +1,67 @@
+import type { Ctx } from "../context.ts";
+import type { SuggestionTarget } from "../schemas/suggestions.ts";
+import { intervalsOf } from "./baseline.ts";
+import { type Context, instantsRead } from "./decide.ts";
+import { heldAtOf } from "./evidence.ts";
+import { kwhOf } from "./kwh.ts";
+import { createMeterStore, LOAD_ONLY, READING_INTERVAL_MS } from "./meter-store.ts";
+import { describeMethod } from "./method.ts";
+import { heldWindows } from "./queries.ts";
+import { isoWeekOf } from "./streak.ts";
+import { streakInForce } from "./streak-in-force.ts";
+import { targetOf } from "./target.ts";
+import { zonedClockOf } from "./zoned-clock.ts";
+
+const DAY_MS = 86_400_000;
+
+export type ListedWindow = { id: string; start: Date; end: Date };
+
+/**
+ * The targets of the windows listed to a member (window id → target; a window without one is left
+ * out), from the readings we hold for their device: one query loads the stored chunks every window's
+ * baseline reads, one their held windows (event days), one their weeks (the streak). Never the DT:
+ * settlement runs, progress refreshes and the back-fill fill the store.
+ */
+export async function targetsFor(
+  tx: Ctx,
+  { userId, deviceId, windows }: { userId: string; deviceId: string; windows: ListedWindow[] },
+): Promise<Map<string, SuggestionTarget>> {
+  const targets = new Map<string, SuggestionTarget>();
+  if (windows.length === 0) return targets;
+  const context = settlementContext(tx);
+  const at = windows.flatMap((w) => instantsRead(intervalsOf(w, context.intervalMs), context));
+  const store = createMeterStore({ gate: LOAD_ONLY, now: tx.now(), horizonMs: 0 });
+  await store.load(tx, [{ device: deviceId, at }]);
+  const readingAt = store.readingAt(deviceId);
+  // Nothing stored for these windows' days: no baseline, and no need to ask about history.
+  if (!at.some((instant) => readingAt(instant) !== null)) return targets;
+
+  const from = new Date(
+    Math.min(...windows.map((w) => w.start.getTime())) - (context.method.baseline.lookbackDays + 1) * DAY_MS,
+  );
+  const to = new Date(Math.max(...windows.map((w) => w.end.getTime())));
+  const heldAt = heldAtOf(await heldWindows(tx, [userId], from, to), "");
+  const streak = await streakInForce(tx, userId, isoWeekOf(context.clock.local(tx.now()).date));
+  for (const window of windows) {
+    const target = targetOf(window, { readingAt, heldAt }, streak.multiplier, context);
+    if (!target) continue;
+    targets.set(window.id, {
+      baseline_kwh: kwhOf(target.baselineMicroKwh),
+      qualifying_kwh: kwhOf(target.qualifyingMicroKwh),
+      points_per_extra_kwh: target.pointsPerExtraKwh,
+      streak_multiplier: target.streakMultiplier,
+    });
+  }
+  return targets;
+}
+
+/** The settlement context of a verb: the configured method, in community time, per stored reading interval. */
+export function settlementContext(ctx: Ctx): Context {
+  const { method, communityTimezone } = ctx.config;
+  return {
+    method,
+    config: describeMethod(method, { timeZone: communityTimezone, intervalMs: READING_INTERVAL_MS }),
+    clock: zonedClockOf(communityTimezone),
+    intervalMs: READING_INTERVAL_MS,
+  };
+}
