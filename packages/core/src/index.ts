@@ -9,8 +9,6 @@ export {
   CalendarFeedParam,
   CalendarToken,
   createCalendarToken,
-  FEED_AHEAD_DAYS,
-  FEED_PAST_DAYS,
   getCalendarFeed,
 } from "./calendar/index.ts";
 export {

@@ -11,9 +11,9 @@ import { renderFeed } from "./render-feed.ts";
 
 const DAY_MS = 86_400_000;
 /** Commitments (live, settled, cancelled) whose window ended at most this long ago… */
-export const FEED_PAST_DAYS = 30;
+const FEED_PAST_DAYS = 30;
 /** …or starts at most this far ahead; offered windows too. */
-export const FEED_AHEAD_DAYS = 7;
+const FEED_AHEAD_DAYS = 7;
 /** A bound on rows per kind (a member has a handful a day; this is never reached honestly). */
 const FEED_MAX_ROWS = 1000;
 

@@ -2,4 +2,4 @@
 
 export { CalendarFeedParam, CalendarToken } from "../schemas/calendar.ts";
 export { createCalendarToken } from "./create-calendar-token.ts";
-export { FEED_AHEAD_DAYS, FEED_PAST_DAYS, getCalendarFeed } from "./get-calendar-feed.ts";
+export { getCalendarFeed } from "./get-calendar-feed.ts";
