@@ -97,27 +97,16 @@ async function insertCommitment(
   owner: string,
   now: Date,
 ): Promise<CommitmentForEntries | null> {
-  const commitment: CommitmentForEntries = {
+  const commitment = {
     id: crypto.randomUUID(),
-    userId: owner,
-    suggestionId: window.id,
-    communityId: window.communityId,
-    deviceId: window.deviceId,
-    periodStart: window.start,
-    periodEnd: window.end,
+    ...answerColumns(window, owner, now),
     rewardPointsEstimated: window.rewardPoints,
   };
   const rows = outboxRowsOf(commitmentEntries(commitment, ctx.config, now), now);
   const inserted = ctx.db.$with("inserted").as(
     ctx.db
       .insert(commitments)
-      .values({
-        ...commitment,
-        committedAt: now,
-        createdAt: now,
-        origin: "member",
-        noticeAt: window.noticeAt,
-      })
+      .values(commitment)
       // No conflict target: skipped on the live unique index AND on the overlap exclusion constraint.
       .onConflictDoNothing()
       .returning({ id: commitments.id }),
@@ -159,22 +148,29 @@ async function decline(ctx: Ctx, owner: string, hint: WindowHint): Promise<Respo
     // Declining twice records one answer.
     if (await commitmentFor(tx.db, owner, window.id, "rejected")) return;
     await tx.db.insert(commitments).values({
-      userId: owner,
-      suggestionId: window.id,
-      communityId: window.communityId,
-      deviceId: window.deviceId,
-      periodStart: window.start,
-      periodEnd: window.end,
+      ...answerColumns(window, owner, now),
       status: "rejected",
       // What the response says: a decline earns nothing.
       rewardPointsEstimated: 0,
-      committedAt: now,
-      createdAt: now,
-      origin: "member",
-      noticeAt: window.noticeAt,
     });
   });
   return { commitment_id: null, status: "declined", reward_points_estimated: 0 };
+}
+
+/** The row a member's answer to a published window writes, accepted or declined. */
+function answerColumns(window: PublishedWindow, owner: string, now: Date) {
+  return {
+    userId: owner,
+    suggestionId: window.id,
+    communityId: window.communityId,
+    deviceId: window.deviceId,
+    periodStart: window.start,
+    periodEnd: window.end,
+    committedAt: now,
+    createdAt: now,
+    origin: "member" as const,
+    noticeAt: window.noticeAt,
+  };
 }
 
 /** The member's commitment for the window in `status` (a live one is unique; a decline is recorded once). */
