@@ -325,22 +325,12 @@ export class Evaluator {
         return this.evalCall(t, f, vk);
       case "arraycomp": {
         const out: Value[] = [];
-        this.evalBody(t.body, 0, f, () =>
-          this.evalTerm(t.head, f, (v) => {
-            out.push(v);
-            return false;
-          }),
-        );
+        this.eachHead(t, f, (v) => out.push(v));
         return vk(out);
       }
       case "setcomp": {
         const out = new RegoSet();
-        this.evalBody(t.body, 0, f, () =>
-          this.evalTerm(t.head, f, (v) => {
-            out.add(v);
-            return false;
-          }),
-        );
+        this.eachHead(t, f, (v) => out.add(v));
         return vk(out);
       }
       case "objcomp": {
@@ -360,6 +350,16 @@ export class Evaluator {
         return vk(out);
       }
     }
+  }
+
+  /** Every value of an array or set comprehension's head, over all solutions of its body. */
+  private eachHead(t: { head: Term; body: Expr[] }, f: Frame, each: (v: Value) => void): void {
+    this.evalBody(t.body, 0, f, () =>
+      this.evalTerm(t.head, f, (v) => {
+        each(v);
+        return false;
+      }),
+    );
   }
 
   private evalList(items: Term[], f: Frame, k: (vals: Value[]) => boolean): boolean {
