@@ -14,6 +14,7 @@ const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
   ["patch", "/api/commitments/{id}/settle", [200, 401, 403, 404, 409, 413, 415, 422]],
   ["get", "/api/commitments/export", [200, 401, 403, 422]],
   ["get", "/api/commitments/{id}/settlement", [200, 401, 403, 404, 422]],
+  ["get", "/api/commitments/{id}/progress", [200, 401, 403, 404, 422]],
   ["get", "/api/settlement/method", [200, 401, 403]],
   ["delete", "/api/members/{user_id}", [200, 401, 403, 422]],
   ["post", "/api/calendar/token", [201, 401, 403]],
@@ -114,6 +115,43 @@ describe("happy", () => {
     });
     expect(doc.components.schemas.SettlementMethod.required).toEqual(
       expect.arrayContaining(["id", "baseline", "adjustment", "points", "streak", "cap", "season"]),
+    );
+  });
+
+  test("a suggestion's target is additive (nullable, every key kept) and the progress is a named schema", () => {
+    const item = doc.components.schemas.SuggestionItem;
+    expect(item.required).toEqual(
+      expect.arrayContaining([
+        "id",
+        "period_start",
+        "period_end",
+        "reward_points",
+        "community_kwh",
+        "target",
+      ]),
+    );
+    expect(item.properties.target.type).toEqual(["object", "null"]);
+    expect(item.properties.target.required).toEqual([
+      "baseline_kwh",
+      "qualifying_kwh",
+      "points_per_extra_kwh",
+      "streak_multiplier",
+    ]);
+    const progress = doc.paths["/api/commitments/{id}/progress"].get;
+    expect(progress.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/CommitmentProgress",
+    });
+    expect(doc.components.schemas.CommitmentProgress.required).toEqual(
+      expect.arrayContaining([
+        "as_of",
+        "intervals_total",
+        "intervals_done",
+        "actual_kwh_so_far",
+        "baseline_kwh_so_far",
+        "qualifying_kwh",
+        "on_track",
+        "projected_points",
+      ]),
     );
   });
 

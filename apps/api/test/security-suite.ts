@@ -132,6 +132,18 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     build: ({ id }) => ({ method: "GET", path: `/api/commitments/${id}/settlement` }),
   },
   {
+    // The target is live with a window ahead and no device: the owner's answer needs no DT.
+    name: "GET /api/commitments/{id}/progress",
+    transport: "rest",
+    caller: "participant",
+    action: "read",
+    resource: "commitment_progress",
+    scope: SCOPE.read,
+    ownerScoped: true,
+    ok: 200,
+    build: ({ id }) => ({ method: "GET", path: `/api/commitments/${id}/progress` }),
+  },
+  {
     name: "GET /api/settlement/method",
     transport: "rest",
     caller: "participant",
@@ -284,6 +296,17 @@ export const SECURED_ROUTES: SecuredRoute[] = [
     scope: SCOPE.read,
     ownerScoped: true,
     build: ({ id }) => trpcQuery("commitments.settlement", { id }),
+  },
+  {
+    name: "commitments.progress",
+    transport: "trpc",
+    caller: "participant",
+    action: "read",
+    resource: "commitment_progress",
+    scope: SCOPE.read,
+    ownerScoped: true,
+    ok: 200,
+    build: ({ id }) => trpcQuery("commitments.progress", { id }),
   },
   {
     name: "settlement.method",

@@ -134,6 +134,9 @@ export {
 // Schemas shared by every domain.
 export { Instant, InstantInput, Problem, Uuid } from "./schemas/common.ts";
 export {
+  type BackfillMember,
+  type BackfillSummary,
+  backfillReadings,
   CandidateWhy,
   CommitmentProgress,
   DEFAULT_METHOD,

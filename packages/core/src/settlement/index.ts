@@ -13,6 +13,7 @@ export {
   SettlementTotals,
   StoredSettlement,
 } from "../schemas/settlement.ts";
+export { type BackfillMember, type BackfillSummary, backfillReadings } from "./backfill-readings.ts";
 export { getProgress, PROGRESS_REFRESH_MS, PROGRESS_STALE } from "./get-progress.ts";
 export { getSettlement, getSettlementMethod } from "./get-settlement.ts";
 export {
