@@ -4,9 +4,8 @@ import { z } from "zod";
 import type { Caller, TrustedIssuer } from "./bearer-auth.ts";
 import { verifyBearer } from "./bearer-auth.ts";
 import type { FakeEnv, FaultControls } from "./fault-controls.ts";
-import { answerProblem, createFaultControls, readJsonBody } from "./fault-controls.ts";
+import { answerProblem, createFaultControls, readJsonBody, serveFake } from "./fault-controls.ts";
 import { describeIssues } from "./schema-errors.ts";
-import { serveApp } from "./serve-app.ts";
 
 export type DtProfile = { sub?: string; email?: string } & Record<string, unknown>;
 export type DtMembership = {
@@ -207,14 +206,8 @@ export async function startDigitalTwin(opts: DigitalTwinOptions): Promise<Digita
     }
   });
 
-  app.notFound(() => answerProblem(404, "Not Found"));
-
-  const served = serveApp(app.fetch, { port: opts.port, onClose: faults.releaseAll });
   return {
-    ...faults,
-    url: served.url,
-    app,
-    close: served.close,
+    ...serveFake(app, faults, opts.port),
     setProfile: (sub, profile) => void (profile ? profiles.set(sub, profile) : profiles.delete(sub)),
     setMembership: (sub, membership) =>
       void (membership ? memberships.set(sub, membership) : memberships.delete(sub)),

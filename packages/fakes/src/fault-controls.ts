@@ -1,4 +1,5 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { serveApp } from "./serve-app.ts";
 
 /** One request as a fake saw it. `status` is 0 while the call is unanswered (latency, hang, client gone). */
 export type RecordedCall = {
@@ -122,6 +123,16 @@ export function createFaultControls(opts: { onReset?: () => void } = {}): FaultS
       calls.length = 0;
     },
   };
+}
+
+/**
+ * A FastAPI-style platform fake served on loopback: unknown paths answer a 404 problem, and close()
+ * frees hung calls before stopping. Returns what every such fake exposes besides its own controls.
+ */
+export function serveFake(app: Hono<FakeEnv>, faults: FaultState, port: number | undefined) {
+  app.notFound(() => answerProblem(404, "Not Found"));
+  const served = serveApp(app.fetch, { port, onClose: faults.releaseAll });
+  return { ...faults, url: served.url, app, close: served.close };
 }
 
 /** FastAPI-style error body: every platform client reads a string `detail`. */

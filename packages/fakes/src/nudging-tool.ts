@@ -4,9 +4,8 @@ import { z } from "zod";
 import type { TrustedIssuer } from "./bearer-auth.ts";
 import { verifyBearer } from "./bearer-auth.ts";
 import type { FakeEnv, FaultControls } from "./fault-controls.ts";
-import { answerProblem, createFaultControls, readJsonBody } from "./fault-controls.ts";
+import { answerProblem, createFaultControls, readJsonBody, serveFake } from "./fault-controls.ts";
 import { describeIssues } from "./schema-errors.ts";
-import { serveApp } from "./serve-app.ts";
 
 /** Facts each scenario requires (PLATFORM §4); every value is a string. */
 export const requiredFacts = {
@@ -135,14 +134,8 @@ export async function startNudgingTool(opts: NudgingToolOptions): Promise<Nudgin
     return c.json({ status: "ok", external_key: event.external_key }, 201);
   });
 
-  app.notFound(() => answerProblem(404, "Not Found"));
-
-  const served = serveApp(app.fetch, { port: opts.port, onClose: faults.releaseAll });
   return {
-    ...faults,
-    url: served.url,
-    app,
-    close: served.close,
+    ...serveFake(app, faults, opts.port),
     received: () => [...received],
     scheduled: () => new Map(scheduled),
     respondWith(status, times = Number.POSITIVE_INFINITY) {

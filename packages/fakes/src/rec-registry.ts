@@ -3,9 +3,8 @@ import { z } from "zod";
 import type { TrustedIssuer } from "./bearer-auth.ts";
 import { verifyBearer } from "./bearer-auth.ts";
 import type { FakeEnv, FaultControls } from "./fault-controls.ts";
-import { answerProblem, createFaultControls } from "./fault-controls.ts";
+import { answerProblem, createFaultControls, serveFake } from "./fault-controls.ts";
 import { describeIssues } from "./schema-errors.ts";
-import { serveApp } from "./serve-app.ts";
 
 export type RegistryMember = {
   id: string;
@@ -79,14 +78,8 @@ export async function startRecRegistry(opts: RecRegistryOptions): Promise<RecReg
     return c.json({ items, next_cursor: nextCursor(page.offset, page.limit, members.length) });
   });
 
-  app.notFound(() => answerProblem(404, "Not Found"));
-
-  const served = serveApp(app.fetch, { port: opts.port, onClose: faults.releaseAll });
   return {
-    ...faults,
-    url: served.url,
-    app,
-    close: served.close,
+    ...serveFake(app, faults, opts.port),
     seed(next) {
       communities = structuredClone(next);
     },
