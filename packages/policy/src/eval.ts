@@ -325,12 +325,12 @@ export class Evaluator {
         return this.evalCall(t, f, vk);
       case "arraycomp": {
         const out: Value[] = [];
-        this.eachHead(t, f, (v) => out.push(v));
+        this.eachValue(t.head, t.body, f, (v) => out.push(v));
         return vk(out);
       }
       case "setcomp": {
         const out = new RegoSet();
-        this.eachHead(t, f, (v) => out.add(v));
+        this.eachValue(t.head, t.body, f, (v) => out.add(v));
         return vk(out);
       }
       case "objcomp": {
@@ -352,10 +352,10 @@ export class Evaluator {
     }
   }
 
-  /** Every value of an array or set comprehension's head, over all solutions of its body. */
-  private eachHead(t: { head: Term; body: Expr[] }, f: Frame, each: (v: Value) => void): void {
-    this.evalBody(t.body, 0, f, () =>
-      this.evalTerm(t.head, f, (v) => {
+  /** Every value of `term` over all solutions of `body` (comprehensions, partial set rules). */
+  private eachValue(term: Term, body: Expr[], f: Frame, each: (v: Value) => void): void {
+    this.evalBody(body, 0, f, () =>
+      this.evalTerm(term, f, (v) => {
         each(v);
         return false;
       }),
@@ -594,14 +594,7 @@ export class Evaluator {
     for (const def of rs.defs) {
       const f: Frame = new Array(def.slots);
       const key = def.key as Term;
-      for (const link of def.chain) {
-        this.evalBody(link.body, 0, f, () =>
-          this.evalTerm(key, f, (v) => {
-            out.add(v);
-            return false;
-          }),
-        );
-      }
+      for (const link of def.chain) this.eachValue(key, link.body, f, (v) => out.add(v));
     }
     return out;
   }
