@@ -3,31 +3,18 @@ import {
   type DtAuth,
   type Logger,
   type Membership,
-  type Metrics,
   type RawRow,
   UpstreamError,
 } from "@celine/core";
-import type { FetchLike, HttpAnswer } from "./http.ts";
+import type { HttpAnswer, RetryingClientOptions } from "./http.ts";
 import { DEFAULT_RETRIES, isObject, send, sendAsService, statusError, targetOf } from "./http.ts";
-import type { TokenProvider } from "./token-provider.ts";
 
 // The Digital Twin (PLATFORM §3). Every call here is a read, so 5xx, timeouts and network errors
 // are retried with backoff; 4xx never are. Rows come back as the DT sent them (naive UTC
 // timestamps, numbers possibly as strings): the verbs normalise them.
 
-export type DigitalTwinClientOptions = {
-  baseUrl: string;
-  tokens: TokenProvider;
-  /** Scope of our service token (`DT_CLIENT_SCOPE`); unset → the client's default scopes. */
-  scope?: string;
-  timeoutMs?: number;
-  retries?: number;
-  /** First backoff step in ms (doubles per retry, full jitter). */
-  backoffMs?: number;
-  metrics: Metrics;
-  log: Logger;
-  fetch?: FetchLike;
-};
+/** `scope`: DT_CLIENT_SCOPE; unset → the client's default scopes. */
+export type DigitalTwinClientOptions = RetryingClientOptions;
 
 const UPSTREAM = "digital-twin";
 const SERVICE: DtAuth = { kind: "service" };

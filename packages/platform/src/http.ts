@@ -40,10 +40,30 @@ export type HttpRequest = {
   backoffMs?: number;
 };
 
+/** What every client of a platform service is built from (PLATFORM §7). */
+export type ServiceClientOptions = {
+  baseUrl: string;
+  tokens: TokenProvider;
+  /** Scope of our service token (`DT_CLIENT_SCOPE`, `NUDGING_SCOPE`, `REC_REGISTRY_SCOPE`). */
+  scope?: string;
+  timeoutMs?: number;
+  metrics: Metrics;
+  log: Logger;
+  fetch?: FetchLike;
+};
+
+/** A client whose calls are reads, safe to repeat after a 5xx, timeout or network error. */
+export type RetryingClientOptions = ServiceClientOptions & {
+  /** Extra attempts (default DEFAULT_RETRIES). */
+  retries?: number;
+  /** First back-off step in ms (doubles per retry, full jitter). */
+  backoffMs?: number;
+};
+
 /** A client's target from its options: the runtime's fetch and DEFAULT_TIMEOUT_MS unless given. */
 export function targetOf(
   upstream: string,
-  opts: { baseUrl: string; fetch?: FetchLike; metrics: Metrics; log: Logger; timeoutMs?: number },
+  opts: Pick<ServiceClientOptions, "baseUrl" | "fetch" | "metrics" | "log" | "timeoutMs">,
 ): HttpTarget {
   return {
     upstream,

@@ -1,22 +1,13 @@
-import type { Logger, Metrics, NudgeOutcome, Nudging } from "@celine/core";
-import type { FetchLike } from "./http.ts";
+import type { NudgeOutcome, Nudging } from "@celine/core";
+import type { ServiceClientOptions } from "./http.ts";
 import { detailOf, send, statusError, targetOf } from "./http.ts";
-import type { TokenProvider } from "./token-provider.ts";
 
 // The nudging tool (PLATFORM §4). One attempt per call: an ingest is not safe to repeat blindly
 // inside one call (a timed-out ingest may have been created), so retrying is the outbox relay's
 // job, with its own backoff and bookkeeping.
 
-export type NudgingClientOptions = {
-  baseUrl: string;
-  tokens: TokenProvider;
-  /** Scope of our service token (`NUDGING_SCOPE`). */
-  scope?: string;
-  timeoutMs?: number;
-  metrics: Metrics;
-  log: Logger;
-  fetch?: FetchLike;
-};
+/** `scope`: NUDGING_SCOPE; unset → `nudging.ingest`. */
+export type NudgingClientOptions = ServiceClientOptions;
 
 const UPSTREAM = "nudging";
 const DELIVERED = new Set([200, 202, 204, 409]);

@@ -1,31 +1,12 @@
-import {
-  type Logger,
-  type Metrics,
-  type Registry,
-  type RegistryCommunity,
-  type RegistryMember,
-  UpstreamError,
-} from "@celine/core";
-import type { FetchLike, HttpAnswer } from "./http.ts";
+import { type Registry, type RegistryCommunity, type RegistryMember, UpstreamError } from "@celine/core";
+import type { HttpAnswer, RetryingClientOptions } from "./http.ts";
 import { DEFAULT_RETRIES, isObject, sendAsService, statusError, targetOf } from "./http.ts";
-import type { TokenProvider } from "./token-provider.ts";
 
 // The REC registry (PLATFORM §5): cursor-paged reads, every page, retried like the DT's.
 // Pages are fetched lazily as the caller iterates, so a long member list is never all in memory.
 
-export type RegistryClientOptions = {
-  baseUrl: string;
-  tokens: TokenProvider;
-  /** Scope of our service token (`REC_REGISTRY_SCOPE`); unset → the client's default scopes. */
-  scope?: string;
-  pageSize?: number;
-  timeoutMs?: number;
-  retries?: number;
-  backoffMs?: number;
-  metrics: Metrics;
-  log: Logger;
-  fetch?: FetchLike;
-};
+/** `scope`: REC_REGISTRY_SCOPE; unset → the client's default scopes. */
+export type RegistryClientOptions = RetryingClientOptions & { pageSize?: number };
 
 const UPSTREAM = "rec-registry";
 
