@@ -8,6 +8,26 @@ import type { LoggedNudge } from "./nudge-log.ts";
 
 export class DemoError extends Error {}
 
+/**
+ * Asks `probe` every `everyMs` until it finds something; a DemoError "`what`: not seen within N s"
+ * after `timeoutMs`, saying what was there instead when `seen` can tell.
+ */
+export async function pollUntil<T>(
+  what: string,
+  probe: () => T | null | Promise<T | null>,
+  { timeoutMs, everyMs, seen }: { timeoutMs: number; everyMs: number; seen?: () => string },
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== null) return found;
+    if (Date.now() > deadline) {
+      throw new DemoError(`${what}: not seen within ${timeoutMs / 1000} s${seen ? ` (${seen()})` : ""}`);
+    }
+    await Bun.sleep(everyMs);
+  }
+}
+
 export type Answer = { status: number; json: unknown; text: string };
 
 export type DevClient = {
@@ -70,20 +90,18 @@ export async function connectDev(url: string): Promise<DevClient> {
     },
     api: (method, path, token, body) => call(method, path, { authorization: `Bearer ${token}` }, body),
     nudgesAfter: (seq) => dev("GET", `/dev/nudges?after=${seq}`),
-    async waitForNudges(what, after, match, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const { items } = await dev<{ items: LoggedNudge[] }>("GET", `/dev/nudges?after=${after}`);
-        const found = match(items);
-        if (found) return found;
-        if (Date.now() > deadline) {
-          const seen = items.map((n) => `${n.event_type}→${n.user_id}`).join(", ") || "nothing";
-          throw new DemoError(
-            `${what}: not received within ${timeoutMs / 1000} s (the nudging tool got ${seen})`,
-          );
-        }
-        await Bun.sleep(200);
-      }
+    waitForNudges(what, after, match, timeoutMs = 30_000) {
+      let items: LoggedNudge[] = [];
+      const seen = () =>
+        `the nudging tool got ${items.map((n) => `${n.event_type}→${n.user_id}`).join(", ") || "nothing"}`;
+      return pollUntil(
+        what,
+        async () => {
+          ({ items } = await dev<{ items: LoggedNudge[] }>("GET", `/dev/nudges?after=${after}`));
+          return match(items);
+        },
+        { timeoutMs, everyMs: 200, seen },
+      );
     },
   };
 }

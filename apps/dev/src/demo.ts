@@ -5,7 +5,14 @@
 
 import { parseArgs } from "node:util";
 import { formatHhmm, messageOf, toLocalTime } from "@celine/core";
-import { type Answer, connectDev, connectPipelines, DemoError, type DevClient } from "./demo-client.ts";
+import {
+  type Answer,
+  connectDev,
+  connectPipelines,
+  DemoError,
+  type DevClient,
+  pollUntil,
+} from "./demo-client.ts";
 import type { LoggedNudge } from "./nudge-log.ts";
 
 export type DemoOptions = {
@@ -174,7 +181,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           (items) => pick(items, "flexibility_committed", GIULIA),
           timeoutMs,
         );
-        const event = await waitFor(
+        const event = await pollUntil(
           "the MQTT event celine/flexibility/committed/member-01",
           () =>
             pipelines
@@ -182,7 +189,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
               .find(
                 (m) => m.topic.endsWith(`/${GIULIA}`) && m.payload.commitment_id === body.commitment_id,
               ) ?? null,
-          timeoutMs,
+          { timeoutMs, everyMs: 100 },
         );
         return [
           `commitment ${body.commitment_id}: ${body.status}, ${body.reward_points_estimated} points estimated`,
@@ -452,16 +459,6 @@ function expectStatus(res: Answer, status: number, what: string): unknown {
 function pick(items: LoggedNudge[], eventType: string, user: string): LoggedNudge[] | null {
   const found = items.filter((n) => n.event_type === eventType && n.user_id === user);
   return found.length > 0 ? found : null;
-}
-
-async function waitFor<T>(what: string, probe: () => T | null, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== null) return found;
-    if (Date.now() > deadline) throw new DemoError(`${what}: not seen within ${timeoutMs / 1000} s`);
-    await Bun.sleep(100);
-  }
 }
 
 async function readCommitment(client: DevClient, sub: string, id: string): Promise<Commitment> {
