@@ -464,6 +464,36 @@ describe("settlement: getSettlement and getSettlementMethod (REST), commitments.
   });
 });
 
+describe("progress: getProgress (REST), commitments.progress (tRPC)", () => {
+  test("a commitment whose window is ahead: nothing done yet, the same over tRPC", async () => {
+    const { rest, trpc } = await clientFor("progress-ada");
+    const created = await rest.createCommitment(windows.publish("progress-ada"));
+    const progress = await rest.getProgress(created.id);
+    expect(progress).toMatchObject({
+      commitment_id: created.id,
+      settled: false,
+      intervals_total: 1,
+      intervals_done: 0,
+      actual_kwh_so_far: 0,
+      on_track: null,
+      projected_points: null,
+    });
+    const viaTrpc = await trpc.commitments.progress.query({ id: created.id });
+    expect({ ...viaTrpc, as_of: progress.as_of }).toEqual(progress);
+  });
+
+  test("somebody else's commitment is a 404 ProblemError over both", async () => {
+    const owner = await clientFor("progress-bo");
+    const live = await owner.rest.createCommitment(windows.publish("progress-bo"));
+    const stranger = await clientFor("progress-stranger");
+    const hidden = (await rejection(stranger.rest.getProgress(live.id))) as ProblemError;
+    expect(hidden.status, hidden.message).toBe(404);
+    expect(
+      problemOf(await rejection(stranger.trpc.commitments.progress.query({ id: live.id })))?.status,
+    ).toBe(404);
+  });
+});
+
 describe("members: eraseMember (REST), members.erase (tRPC)", () => {
   test("an operator erases a member: the counts come back and the member's commitments are gone", async () => {
     const member = await clientFor("erase-ann");

@@ -74,6 +74,9 @@ export async function useEveryCall(): Promise<void> {
 
   const suggestions: Suggestion[] = await client.rest.listSuggestions();
   const clock: string | undefined = suggestions[0]?.clock_range;
+  const qualifying: number | undefined = suggestions[0]?.target?.qualifying_kwh;
+  // @ts-expect-error: the target may be null
+  suggestions[0]?.target.baseline_kwh;
   const answer = await client.rest.respond("w1", { response: "accepted" });
   const commitmentId: string | null = answer.commitment_id;
   // @ts-expect-error: the old README's {"action":"accept"} was never accepted
@@ -92,6 +95,10 @@ export async function useEveryCall(): Promise<void> {
   const capKind: "device" | "community" | "none" | undefined = explained.cap?.kind;
   // @ts-expect-error: the explanation has no such field
   explained.nope;
+  const progress = await client.rest.getProgress(id);
+  const projected: number | null = progress.projected_points;
+  const onTrack: boolean | null = (await client.trpc.commitments.progress.query({ id })).on_track;
+  console.log(qualifying, projected, onTrack);
   const method = await client.rest.getSettlementMethod();
   const rate: number = method.points.rate_per_kwh;
   const viaTrpcMethod = await client.trpc.settlement.method.query();
