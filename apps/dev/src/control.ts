@@ -38,6 +38,8 @@ export type ControlDeps = {
   wakeRelay(): Promise<void>;
   /** The simulated day the Digital Twin is seeded around (local date). */
   seededDay: { current: string };
+  /** Stores the demo members' readings their targets read (after the DT is seeded and the clock moved). */
+  prefillReadings(day: string): Promise<void>;
 };
 
 const LocalDate = z.iso.date();
@@ -191,7 +193,8 @@ export function createControlApp(deps: ControlDeps) {
   );
 
   // A new simulated day: the DT is reseeded around it (history, windows, forecast, readings), the
-  // nudging tool forgets its per-day deduplication, and the clock moves to the morning of it.
+  // nudging tool forgets its per-day deduplication, the clock moves to the morning of it, and the
+  // meter store is filled from the new seeding (targets read stored readings only).
   app.post("/dev/day", async (c) => {
     const body = await readBody(c.req.raw, DayRequest);
     if (!body.ok) return invalid(body.detail);
@@ -200,6 +203,7 @@ export function createControlApp(deps: ControlDeps) {
     deps.seededDay.current = day;
     deps.nudging.clearEvents();
     await clock.set(zonedInstant(day, body.value.time, tz));
+    await deps.prefillReadings(day);
     await deps.wakeRelay();
     return c.json(clockState());
   });

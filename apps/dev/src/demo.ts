@@ -38,6 +38,23 @@ type Suggestion = {
   reward_points: number | null;
   confidence: number | null;
   community_kwh: number;
+  target: {
+    baseline_kwh: number;
+    qualifying_kwh: number;
+    points_per_extra_kwh: number;
+    streak_multiplier: number;
+  } | null;
+};
+type Progress = {
+  settled: boolean;
+  as_of: string;
+  intervals_total: number;
+  intervals_done: number;
+  actual_kwh_so_far: number;
+  baseline_kwh_so_far: number | null;
+  qualifying_kwh: number | null;
+  on_track: boolean | null;
+  projected_points: number | null;
 };
 type Explanation = {
   outcome: string;
@@ -51,6 +68,7 @@ type Explanation = {
   }[];
   totals: {
     actual_kwh: number;
+    baseline_kwh: number;
     adjusted_baseline_kwh: number;
     shifted_kwh: number;
     shift_fraction: number;
@@ -155,7 +173,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         const window = items.find((s) => s.id === state.windowId);
         if (!window) throw new DemoError(`the window ${state.windowId} is not offered: ${res.text}`);
         state.window = window;
-        return items.map(describeSuggestion);
+        const target = window.target;
+        if (!target) throw new DemoError(`the window ${state.windowId} has no target: ${res.text}`);
+        return [
+          ...items.map(describeSuggestion),
+          `her target for ${window.clock_range}: a baseline of ${target.baseline_kwh} kWh (her own meter, as settlement will compute it);`,
+          `  use at least ${target.qualifying_kwh} kWh in the window to earn points, ${target.points_per_extra_kwh} points per kWh above the baseline (streak ×${target.streak_multiplier})`,
+        ];
       },
     },
     {
@@ -314,6 +338,33 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       },
     },
     {
+      title: "12:10 and 13:10  Giulia checks how she is doing: GET /api/commitments/{id}/progress",
+      async run() {
+        const id = state.commitments.get(GIULIA);
+        if (!id) throw new DemoError("Giulia has no commitment to follow");
+        const token = await memberToken(GIULIA);
+        const lines: string[] = [];
+        for (const [local, done] of [
+          ["12:10", 1],
+          ["13:10", 2],
+        ] as const) {
+          await setClock(client, local);
+          const res = await client.api("GET", `/api/commitments/${id}/progress`, token);
+          const p = expectStatus(res, 200, "GET /api/commitments/{id}/progress") as Progress;
+          if (p.settled || p.intervals_done !== done || p.on_track === null) {
+            throw new DemoError(`at ${local} expected ${done} of ${p.intervals_total} hours in: ${res.text}`);
+          }
+          lines.push(
+            `${local}: ${p.intervals_done} of ${p.intervals_total} hours in (readings as of ${localTime(p.as_of, tz)}): ${round2(p.actual_kwh_so_far)} kWh used against a baseline of ${round2(p.baseline_kwh_so_far ?? 0)} kWh → ${p.on_track ? "on track" : "behind"}; at this pace ${p.projected_points} points (the window qualifies from ${p.qualifying_kwh} kWh)`,
+          );
+        }
+        lines.push(
+          "the latest hour is read from the Digital Twin at most once a minute per commitment, however often the app asks",
+        );
+        return lines;
+      },
+    },
+    {
       title: "02:00 next day  The daily flexibility pipeline → settlement against each member's baseline",
       async run() {
         const cursor = (await client.nudgesAfter(0)).last_seq;
@@ -378,11 +429,27 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         const totals = why.totals;
         const m = why.multipliers;
         if (!totals || !m) throw new DemoError(`Giulia's settlement has no totals: ${JSON.stringify(why)}`);
+        const after = expectStatus(
+          await client.api("GET", `/api/commitments/${id}/progress`, token),
+          200,
+          "GET /api/commitments/{id}/progress",
+        ) as Progress;
+        if (
+          !after.settled ||
+          after.actual_kwh_so_far !== totals.actual_kwh ||
+          after.baseline_kwh_so_far !== totals.adjusted_baseline_kwh ||
+          after.projected_points !== why.points
+        ) {
+          throw new DemoError(
+            `her progress after settlement is not the settlement's: ${JSON.stringify(after)}`,
+          );
+        }
         const first = why.intervals[0];
         return [
           `total ${p.total_points} points, level ${p.level} (next at ${p.next_level_at}); this season (${localDate(p.season.start, tz)} → ${localDate(p.season.end, tz)}): ${p.season.points}`,
           `weekly streak ${p.streak.current} (best ${p.streak.best}, ×${p.streak.multiplier}); fulfilment ${p.fulfilment_rate === null ? "–" : `${Math.round(p.fulfilment_rate * 100)} %`}; counts ${JSON.stringify(p.counts)}`,
           `why ${why.points} points: ${totals.actual_kwh} kWh actual − ${totals.adjusted_baseline_kwh} kWh baseline = ${totals.shifted_kwh} kWh shifted (${Math.round(totals.shift_fraction * 100)} %)`,
+          `  (her progress now shows the same: ${after.actual_kwh_so_far} kWh against ${after.baseline_kwh_so_far}, ${after.projected_points} points; the 08:15 target's baseline was ${state.window?.target?.baseline_kwh} kWh before the same-day adjustment, settlement's ${totals.baseline_kwh})`,
           `  × ${why.config?.points.rate_per_kwh ?? "?"} × effort ${m.effort} × event ${m.event} × accuracy ${round2(m.accuracy)} × streak ${m.streak} = ${round2(why.raw ?? 0)} (cap: ${why.cap?.kind ?? "none"}) → ${why.points} (${why.outcome})`,
           first
             ? `  ${localTime(first.start, tz)} baseline ${first.baseline_kwh} kWh from ${first.candidates

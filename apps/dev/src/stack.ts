@@ -6,7 +6,16 @@
 // `bun run start`.
 import { join, resolve } from "node:path";
 import { assemble, parseApiEnv } from "@celine/api/server";
-import { createLogger, createMetrics, type LogSink, OUTBOX_CHANNEL, toLocalTime } from "@celine/core";
+import {
+  backfillReadings,
+  createLogger,
+  createMetrics,
+  type LogSink,
+  OUTBOX_CHANNEL,
+  systemCtx,
+  toLocalTime,
+} from "@celine/core";
+import { meterChunks } from "@celine/core/db";
 import {
   defaultOidcClients,
   startDigitalTwin,
@@ -20,7 +29,13 @@ import { createPlatform } from "@celine/platform";
 import { coreConfigOf, type Env } from "@celine/platform/env";
 import { sql } from "drizzle-orm";
 import { createControlApp, type DevInfo } from "./control.ts";
-import { seedDigitalTwin, seedRegistry } from "./demo-community.ts";
+import {
+  DEMO_COMMUNITY,
+  DEMO_MEMBERS,
+  demoWindows,
+  seedDigitalTwin,
+  seedRegistry,
+} from "./demo-community.ts";
 import { createDevClock } from "./dev-clock.ts";
 import { startDevIssuer } from "./dev-issuer.ts";
 import { createNudgeLog } from "./nudge-log.ts";
@@ -191,6 +206,38 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       listener_ms: Math.round(performance.now() - databaseReady),
     };
 
+    // Targets read stored readings only (listing never asks the DT). In production the listener's
+    // meter tick back-fills a member's days after they first list; the demo community has "been
+    // running" for weeks, so its store holds them from the start, as those ticks would have left
+    // it. A reseeded DT (a new simulated day) rewrites the past: the readings stored from the
+    // previous seeding are forgotten first.
+    const jobCtx = () =>
+      systemCtx({
+        db: database.db,
+        platform,
+        config: coreConfigOf(listenerEnv),
+        log: log.child({ component: "dev-readings" }),
+        metrics,
+        now: clock.now,
+        job: "the dev stack",
+      });
+    async function prefillReadings(day: string): Promise<void> {
+      await database.db.delete(meterChunks);
+      const summary = await backfillReadings({
+        ctx: jobCtx(),
+        input: {
+          members: DEMO_MEMBERS.map((m) => ({
+            userId: m.sub,
+            communityId: DEMO_COMMUNITY.key,
+            deviceId: m.device,
+            windows: demoWindows(day, timeZone),
+          })),
+        },
+      });
+      log.info("dev stack: the demo members' readings are stored for their targets", { ...summary });
+    }
+    await prefillReadings(seededDay.current);
+
     const info: DevInfo = {
       api: apiUrl,
       docs: `${apiUrl}/docs`,
@@ -213,6 +260,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       nudging,
       nudges,
       seededDay,
+      prefillReadings,
       async wakeRelay() {
         await database.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
       },
