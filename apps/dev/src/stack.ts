@@ -11,6 +11,7 @@ import {
   createLogger,
   createMetrics,
   type LogSink,
+  messageOf,
   OUTBOX_CHANNEL,
   systemCtx,
   toLocalTime,
@@ -210,7 +211,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     // meter tick back-fills a member's days after they first list; the demo community has "been
     // running" for weeks, so its store holds them from the start, as those ticks would have left
     // it. A reseeded DT (a new simulated day) rewrites the past: the readings stored from the
-    // previous seeding are forgotten first.
+    // previous seeding are forgotten first. Fills run one after another (a new day waits for the
+    // fill of the start), and the fill of the start does not hold up /health.
     const jobCtx = () =>
       systemCtx({
         db: database.db,
@@ -221,7 +223,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         now: clock.now,
         job: "the dev stack",
       });
-    async function prefillReadings(day: string): Promise<void> {
+    async function fillReadings(day: string): Promise<void> {
       await database.db.delete(meterChunks);
       const summary = await backfillReadings({
         ctx: jobCtx(),
@@ -236,7 +238,16 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       });
       log.info("dev stack: the demo members' readings are stored for their targets", { ...summary });
     }
-    await prefillReadings(seededDay.current);
+    let filling: Promise<void> = Promise.resolve();
+    const prefillReadings = (day: string): Promise<void> => {
+      const next = filling.then(() => fillReadings(day));
+      filling = next.catch((error: unknown) =>
+        log.warn("dev stack: storing the demo members' readings failed", { error: messageOf(error) }),
+      );
+      return next;
+    };
+    void prefillReadings(seededDay.current).catch(() => {});
+    closers.push(() => filling);
 
     const info: DevInfo = {
       api: apiUrl,
