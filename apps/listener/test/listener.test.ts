@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createMetrics, type Metrics } from "@celine/core";
-import { broadcasts, commitments, processedRuns } from "@celine/core/db";
+import { broadcasts, commitments, meterChunks, offers, processedRuns } from "@celine/core/db";
 import { testBrokerUrl } from "@celine/fakes";
 import { eq, sql } from "drizzle-orm";
 import type { Listener } from "../src/listener.ts";
@@ -79,6 +79,39 @@ describe("happy", () => {
       window_end: "13:00",
       reward_points: "65",
     });
+  });
+
+  test("a meter tick stores the readings the targets of windows listed in the last hour read (once)", async () => {
+    // Listed 10 minutes ago: Thursday 2026-07-02 12:00–13:00 in Rome. Its target reads the 64
+    // weekdays of the 90 days before (2026-04-03 … 2026-07-01), one UTC day a chunk.
+    await world.database.db.insert(offers).values({
+      userId: "rec-a-u2",
+      windowId: "w-target",
+      communityId: "rec-a",
+      deviceId: "meter-target",
+      periodStart: new Date("2026-07-02T10:00:00Z"),
+      periodEnd: new Date("2026-07-02T11:00:00Z"),
+      offeredAt: new Date(NOW.getTime() - 10 * 60_000),
+      firstOfferedAt: new Date(NOW.getTime() - 10 * 60_000),
+    });
+    world.dt.addConsumption("rec-a", [
+      { ts: "2026-07-01T10:00:00", device_id: "meter-target", consumption_kwh: 0.5 },
+    ]);
+    world.dt.clearCalls();
+    const stored = () => world.database.db.$count(meterChunks, eq(meterChunks.deviceId, "meter-target"));
+    await publish(completed("meters-flow"));
+    await waitFor("the chunks stored", stored, (n) => n === 64);
+    const asked = () => world.dt.calls.filter((c) => c.path.endsWith("/rec_settlement_1h")).length;
+    expect(asked()).toBe(64);
+    // The next tick finds nothing missing: no DT call.
+    const ticks = count("handled", "meter-tick");
+    await publish(completed("meters-flow"));
+    await waitFor(
+      "the next tick",
+      () => count("handled", "meter-tick"),
+      (n) => n > ticks,
+    );
+    expect(asked()).toBe(64);
   });
 
   test("a meter tick (meters-flow and rec-metering-flow) sends the reminder of a commitment whose window is open", async () => {
