@@ -132,8 +132,6 @@ async function staleChunks(ctx: Ctx, needs: MeterNeed[], chunkMs: number): Promi
   );
   const fresh = new Set(current.map((r) => `${r.device_id}|${Math.round(r.start)}`));
   return new Set(
-    pairs
-      .map((p) => `${p.device_id}|${Date.parse(p.chunk_start)}`)
-      .filter((key) => !fresh.has(key)),
+    pairs.map((p) => `${p.device_id}|${Date.parse(p.chunk_start)}`).filter((key) => !fresh.has(key)),
   );
 }
