@@ -64,8 +64,6 @@ export type MqttConnection = {
   state(): MqttConnectionState;
   /** Connected, and not being dropped for a renewal or a close. */
   connected(): boolean;
-  /** The last connection or login error (null once connected). */
-  lastError(): string | null;
   /** Stops reconnecting, lets `settle` finish, disconnects (gracefully, forcibly if that stalls). */
   close(): Promise<void>;
 };
@@ -234,7 +232,6 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     client,
     state: () => state,
     connected: () => client.connected && !client.disconnecting && !renewing && !closed,
-    lastError: () => lastError,
     async close() {
       if (closed) return;
       closed = true;
