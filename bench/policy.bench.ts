@@ -16,6 +16,7 @@ const ACTIONS = [
   "delete",
   "respond",
   "calendar",
+  "webhook",
   "service",
   "settle",
   "export",

@@ -9,13 +9,15 @@ package celine.flexibility.access
 default allow := false
 
 # Participants act on what they own, without scopes. `calendar`: minting their own calendar feed's
-# secret URL (no scope lets a service do it: a feed is a member's, and services have none).
-participant_actions := {"read", "write", "delete", "respond", "calendar"}
+# secret URL (no scope lets a service do it: a feed is a member's, and services have none). `webhook`:
+# managing their own webhook subscriptions (create, list, delete, send a test event).
+participant_actions := {"read", "write", "delete", "respond", "calendar", "webhook"}
 
 # Scopes that let a service perform each action. `flexibility.read` / `flexibility.write` are legacy
 # aliases of the commitments scopes; export is reachable by its own scope only (admin does not imply it);
 # recording a commitment on a member's behalf (`record`) is for operators, who hold flexibility.admin;
-# so is erasing everything held about a member (`erase`): never a participant, not even for themself.
+# so is erasing everything held about a member (`erase`): never a participant, not even for themself;
+# and so is subscribing a webhook to a whole community's events (`webhook`).
 service_scopes := {
 	"read": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
 	"service": {"flexibility.commitments.read", "flexibility.read", "flexibility.admin"},
@@ -25,6 +27,7 @@ service_scopes := {
 	"export": {"flexibility.commitments.export"},
 	"record": {"flexibility.admin"},
 	"erase": {"flexibility.admin"},
+	"webhook": {"flexibility.admin"},
 }
 
 # The scope named in a denial: the canonical one, not an alias.
@@ -37,6 +40,7 @@ required_scope := {
 	"export": "flexibility.commitments.export",
 	"record": "flexibility.admin",
 	"erase": "flexibility.admin",
+	"webhook": "flexibility.admin",
 }
 
 action := input.action.name

@@ -4,7 +4,7 @@ package celine.flexibility.access_test
 
 import data.celine.flexibility.access
 
-actions := ["read", "write", "delete", "respond", "calendar", "service", "settle", "export", "record", "erase", "launch_rockets"]
+actions := ["read", "write", "delete", "respond", "calendar", "webhook", "service", "settle", "export", "record", "erase", "launch_rockets"]
 
 participant(id) := {"id": id, "is_service": false, "scopes": [], "roles": ["participant"]}
 
@@ -27,8 +27,8 @@ reason_for(subject, name, owner) := r if {
 
 # Participants
 
-test_participant_owner_may_read_write_delete_respond_calendar if {
-	allowed_actions(participant("alice"), "alice") == {"read", "write", "delete", "respond", "calendar"}
+test_participant_owner_may_read_write_delete_respond_calendar_webhook if {
+	allowed_actions(participant("alice"), "alice") == {"read", "write", "delete", "respond", "calendar", "webhook"}
 }
 
 test_participant_stranger_may_do_nothing if {
@@ -45,7 +45,7 @@ test_participant_without_owner_may_do_nothing if {
 
 test_participant_scopes_do_not_unlock_service_actions if {
 	p := object.union(participant("alice"), {"scopes": ["flexibility.admin", "flexibility.commitments.export"]})
-	allowed_actions(p, "alice") == {"read", "write", "delete", "respond", "calendar"}
+	allowed_actions(p, "alice") == {"read", "write", "delete", "respond", "calendar", "webhook"}
 }
 
 test_participant_stranger_reason if {
@@ -77,7 +77,7 @@ test_service_legacy_write_alias if {
 }
 
 test_service_admin_everything_but_export if {
-	allowed_actions(service(["flexibility.admin"]), "bob") == {"read", "service", "write", "delete", "settle", "record", "erase"}
+	allowed_actions(service(["flexibility.admin"]), "bob") == {"read", "service", "write", "delete", "settle", "record", "erase", "webhook"}
 }
 
 test_service_record_needs_admin if {
@@ -94,6 +94,26 @@ test_service_erase_needs_admin if {
 		not access.allow with input as request(service(scopes), "erase", "bob")
 		reason_for(service(scopes), "erase", "bob") == "missing scope flexibility.admin"
 	}
+}
+
+test_service_webhook_needs_admin if {
+	access.allow with input as request(service(["flexibility.admin"]), "webhook", "bob")
+	every scopes in [[], ["flexibility.commitments.write"], ["flexibility.write"], ["flexibility.commitments.read", "flexibility.commitments.write", "flexibility.commitments.export"]] {
+		not access.allow with input as request(service(scopes), "webhook", "bob")
+		reason_for(service(scopes), "webhook", "bob") == "missing scope flexibility.admin"
+	}
+}
+
+test_participant_manages_only_their_own_webhooks if {
+	access.allow with input as request(participant("alice"), "webhook", "alice")
+	not access.allow with input as request(participant("alice"), "webhook", "bob")
+	reason_for(participant("alice"), "webhook", "bob") == "not resource owner"
+	not access.allow with input as {"subject": participant("alice"), "action": {"name": "webhook"}, "resource": {"type": "webhook", "attributes": {}}}
+}
+
+test_no_webhook_without_a_subject if {
+	not access.allow with input as {"subject": null, "action": {"name": "webhook"}, "resource": {"type": "webhook", "attributes": {"owner_id": "alice"}}}
+	access.reason with input as {"subject": null, "action": {"name": "webhook"}, "resource": {"type": "webhook", "attributes": {"owner_id": "alice"}}} == "authentication required"
 }
 
 test_participant_never_erases_even_themself if {
@@ -179,6 +199,7 @@ test_service_missing_scope_reasons if {
 	reason_for(service(["flexibility.admin"]), "export", "bob") == "missing scope flexibility.commitments.export"
 	reason_for(service([]), "record", "bob") == "missing scope flexibility.admin"
 	reason_for(service([]), "erase", "bob") == "missing scope flexibility.admin"
+	reason_for(service(["flexibility.commitments.read"]), "webhook", "bob") == "missing scope flexibility.admin"
 }
 
 test_allowed_reason if {

@@ -5,7 +5,8 @@ import { messageOf } from "./lib/message-of.ts";
 /**
  * `record`: a service records a commitment on a member's behalf; `erase`: a service erases everything
  * held about a member (both operators only: `flexibility.admin`); `calendar`: a participant mints
- * their own calendar feed's secret URL (no service may).
+ * their own calendar feed's secret URL (no service may); `webhook`: a participant manages their own
+ * webhook subscriptions, a service (`flexibility.admin`) its subscriptions to a community's events.
  */
 export type Action =
   | "read"
@@ -17,7 +18,8 @@ export type Action =
   | "export"
   | "record"
   | "erase"
-  | "calendar";
+  | "calendar"
+  | "webhook";
 
 /**
  * Ask the policy; throw ForbiddenError with the policy's reason on anything but an allow.

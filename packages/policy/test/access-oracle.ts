@@ -5,7 +5,7 @@ import type { Decision } from "../src/index.ts";
 
 type Rec = Record<string, unknown>;
 
-const PARTICIPANT_ACTIONS = new Set(["read", "write", "delete", "respond", "calendar"]);
+const PARTICIPANT_ACTIONS = new Set(["read", "write", "delete", "respond", "calendar", "webhook"]);
 const READ = ["flexibility.commitments.read", "flexibility.read", "flexibility.admin"];
 const WRITE = ["flexibility.commitments.write", "flexibility.write", "flexibility.admin"];
 const SERVICE_SCOPES: Record<string, { accepted: string[]; required: string }> = {
@@ -17,6 +17,7 @@ const SERVICE_SCOPES: Record<string, { accepted: string[]; required: string }> =
   export: { accepted: ["flexibility.commitments.export"], required: "flexibility.commitments.export" },
   record: { accepted: ["flexibility.admin"], required: "flexibility.admin" },
   erase: { accepted: ["flexibility.admin"], required: "flexibility.admin" },
+  webhook: { accepted: ["flexibility.admin"], required: "flexibility.admin" },
 };
 
 function field(x: unknown, key: string): unknown {

@@ -31,6 +31,7 @@ const ACTIONS = [
   "delete",
   "respond",
   "calendar",
+  "webhook",
   "service",
   "settle",
   "export",
@@ -57,7 +58,7 @@ const MATRIX: Who[] = [
     label: "participant owner",
     subject: participant("alice"),
     owner: "alice",
-    allowed: ["read", "write", "delete", "respond", "calendar"],
+    allowed: ["read", "write", "delete", "respond", "calendar", "webhook"],
     denial: "action not permitted",
   },
   { label: "participant stranger", subject: participant("alice"), owner: "bob", allowed: [], denial: "" },
@@ -93,7 +94,7 @@ const MATRIX: Who[] = [
     label: "service admin",
     subject: service(["flexibility.admin"]),
     owner: "bob",
-    allowed: ["read", "service", "write", "delete", "settle", "record", "erase"],
+    allowed: ["read", "service", "write", "delete", "settle", "record", "erase", "webhook"],
     denial: "",
   },
   {
@@ -110,13 +111,17 @@ const MATRIX: Who[] = [
 function expectedDenial(who: Who, action: string): string {
   const isService = who.subject.is_service === true;
   if (!isService) {
-    if (!["read", "write", "delete", "respond", "calendar"].includes(action)) return "action not permitted";
+    if (!["read", "write", "delete", "respond", "calendar", "webhook"].includes(action))
+      return "action not permitted";
     return "not resource owner";
   }
-  if (!["read", "service", "write", "delete", "settle", "export", "record", "erase"].includes(action))
+  if (
+    !["read", "service", "write", "delete", "settle", "export", "record", "erase", "webhook"].includes(action)
+  )
     return "action not permitted";
   if (action === "export") return "missing scope flexibility.commitments.export";
-  if (action === "record" || action === "erase") return "missing scope flexibility.admin";
+  if (action === "record" || action === "erase" || action === "webhook")
+    return "missing scope flexibility.admin";
   if (action === "read" || action === "service") return READ_DENIAL;
   return "missing scope flexibility.commitments.write";
 }

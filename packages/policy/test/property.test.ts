@@ -13,6 +13,7 @@ const ACTIONS = [
   "delete",
   "respond",
   "calendar",
+  "webhook",
   "service",
   "settle",
   "export",
@@ -60,7 +61,7 @@ const requestLike = fc.record(
     action: fc.oneof(fc.record({ name: fc.oneof(fc.constantFrom(...ACTIONS), odd) }), odd),
     resource: fc.oneof(
       fc.record({
-        type: fc.oneof(fc.constantFrom("commitment", "calendar_feed"), odd),
+        type: fc.oneof(fc.constantFrom("commitment", "calendar_feed", "webhook"), odd),
         attributes: fc.oneof(
           fc.record({ owner_id: fc.oneof(fc.constantFrom(...IDS), odd) }, { requiredKeys: [] }),
           odd,
