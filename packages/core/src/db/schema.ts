@@ -304,7 +304,7 @@ export const webhooks = pgTable(
     userId: text("user_id"),
     /** The community a service subscribed to; null for a member's own. */
     communityId: text("community_id"),
-    /** Who created it (the member's sub, or the service's client). */
+    /** Who created it (the member's sub, or the service's sub: a service lists and deletes only its own). */
     createdBy: text("created_by").notNull(),
     url: text("url").notNull(),
     /** The signing secret (`whsec_…`, base64): shown once at creation. */
@@ -313,6 +313,11 @@ export const webhooks = pgTable(
     createdAt: instant("created_at").notNull().defaultNow(),
     disabledAt: instant("disabled_at"),
     disabledReason: text("disabled_reason"),
+    /**
+     * When the current run of failed deliveries began (the first failure after a success); null while
+     * deliveries succeed. A failure 24 h or more after it disables the subscription.
+     */
+    failingSince: instant("failing_since"),
   },
   (t) => [
     check("flexibility_webhooks_owner_check", sql`(${t.userId} is null) <> (${t.communityId} is null)`),
