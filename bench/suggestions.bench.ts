@@ -113,9 +113,9 @@ try {
   // The ceiling's statements: what the verb sends for this member, captured from the verb itself.
   const statements = await captureStatements(db, dt.url, token);
   const pgbench = toPgbench(statements);
-  const chunkLoad = statements.find(
-    (s) => s.sql.includes("json_to_recordset") && s.sql.includes("micro_kwh"),
-  );
+  writeFileSync(join(OUT_DIR, "suggestions-pgbench.sql"), pgbench.script);
+  const queries = statements.filter((s) => !/^\s*(begin|commit)\b/i.test(s.sql)).length;
+  const chunkLoad = statements.find((s) => s.sql.includes("micro_kwh"));
   if (!chunkLoad) throw new Error("the listing sent no chunk load: are targets computed?");
 
   const path = "/api/suggestions";
@@ -135,7 +135,7 @@ try {
     },
     {
       key: "pgbench",
-      label: `ceiling: pgbench, the ${statements.length} statements in one transaction`,
+      label: `ceiling: pgbench, the listing's ${queries} statements`,
       serverPid: null,
       load: (seconds) =>
         runPgbench({
@@ -228,8 +228,9 @@ try {
     'process: the "DT fake" column), then sends one transaction. Measured against, in the same run:',
     `the same listing for \`${FRESH}\` (same community, windows and DT answers, nothing stored: every`,
     "target null, no baseline work — the listing as it was before targets, plus one empty chunk lookup);",
-    `pgbench (\`-n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\`) running the ${statements.length} statements the verb sent for`,
-    "this member, captured from the verb itself, in one transaction (the list benchmark's ceiling); a bare",
+    `pgbench (\`-n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\`) running the ${queries} statements the verb sent for this`,
+    "member, captured from the driver as sent (the transaction of the live commitments and the offers upsert, then",
+    "the targets' chunk load and, side by side in the API, held windows and weeks) — the list benchmark's ceiling; a bare",
     `Hono route answering the same body. Load: \`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s\`; a ${WARMUP_SECONDS} s warm-up per target, then`,
     `${ROUNDS} interleaved rounds; the median round is shown. CPU columns: ms of CPU per request from /proc;`,
     `"other" is the share of the machine used by unrelated processes (it was ${fmt(100 * busyBefore, 0)} % busy just before`,
@@ -380,15 +381,15 @@ type Statement = { sql: string; params: unknown[] };
 /** The statements listSuggestions sends for `token`'s member, run once in this process with a logging driver. */
 async function captureStatements(db: BenchDatabase, dtUrl: string, token: string): Promise<Statement[]> {
   const captured: Statement[] = [];
+  // The driver's own debug hook: every statement as sent, transaction control included.
   const client = postgres(db.url, {
     max: 1,
     onnotice: () => {},
     connection: { search_path: SCHEMA, TimeZone: "UTC" },
+    debug: (_connection, query, params) => void captured.push({ sql: query, params }),
   });
   try {
-    const logged = drizzle(client, {
-      logger: { logQuery: (query, params) => void captured.push({ sql: query, params }) },
-    });
+    const logged = drizzle(client);
     const log = createLogger({ level: "silent" });
     const metrics = createMetrics();
     const ctx = createTestCtx({
@@ -406,6 +407,9 @@ async function captureStatements(db: BenchDatabase, dtUrl: string, token: string
         }),
       },
     });
+    // The driver asks for the server's array types once per connection: not part of a listing.
+    await client`select 1`;
+    captured.length = 0;
     const items = await listSuggestions({ ctx });
     if (items.filter((i) => i.target !== null).length !== 8)
       throw new Error("the capture's listing had no targets");
@@ -415,10 +419,10 @@ async function captureStatements(db: BenchDatabase, dtUrl: string, token: string
   return captured;
 }
 
-/** The statements as one pgbench transaction: `$n` of statement k → `:s{k}p{n}`, values as text. */
+/** The statements as one pgbench script, transaction control as sent: `$n` of statement k → `:s{k}p{n}`, values as text. */
 function toPgbench(statements: Statement[]): { script: string; variables: Record<string, string> } {
   const variables: Record<string, string> = {};
-  const lines = ["BEGIN;"];
+  const lines: string[] = [];
   statements.forEach((statement, k) => {
     lines.push(
       `${statement.sql
@@ -430,7 +434,7 @@ function toPgbench(statements: Statement[]): { script: string; variables: Record
       variables[`s${k}p${i + 1}`] = asText(value);
     });
   });
-  lines.push("COMMIT;", "");
+  lines.push("");
   return { script: lines.join("\n"), variables };
 }
 
@@ -448,7 +452,14 @@ type PlanNode = { "Node Type": string; "Index Name"?: string; "Actual Rows"?: nu
 async function explain(db: BenchDatabase, sql: string, params: unknown[]): Promise<string> {
   type Explained = { "QUERY PLAN": { Plan: PlanNode; "Execution Time": number }[] };
   // postgres.js serialises a `::json` parameter itself: hand it the value, not drizzle's JSON text.
-  const values = params.map((p) => (typeof p === "string" && /^[[{]/.test(p) ? JSON.parse(p) : p));
+  const values = params.map((p) => {
+    if (typeof p !== "string" || !/^[[{]/.test(p)) return p;
+    try {
+      return JSON.parse(p);
+    } catch {
+      return p; // an array literal, not JSON
+    }
+  });
   const [row] = await db.sql.unsafe<Explained[]>(`explain (analyze, format json) ${sql}`, values as never[]);
   const [plan] = row?.["QUERY PLAN"] ?? [];
   if (!plan) return "?";

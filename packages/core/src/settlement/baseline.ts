@@ -57,7 +57,14 @@ export function intervalsOf(window: Window, intervalMs: number): Interval[] {
 
 /** `numpy.quantile(values, q)` with the default linear interpolation. `values` must be non-empty. */
 export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  return quantileOfSorted(
+    [...values].sort((a, b) => a - b),
+    q,
+  );
+}
+
+/** `quantile` of values already sorted ascending (both winsorising bounds from one sort). */
+function quantileOfSorted(sorted: readonly number[], q: number): number {
   const position = (sorted.length - 1) * q;
   const below = Math.floor(position);
   const above = Math.min(below + 1, sorted.length - 1);
@@ -135,9 +142,9 @@ export function intervalBaseline(
 
   let remaining = pool;
   if (pool.length >= 4 && rule.winsorizePct > 0) {
-    const values = pool.map((d) => d.microKwh);
-    const low = quantile(values, rule.winsorizePct);
-    const high = quantile(values, 1 - rule.winsorizePct);
+    const sorted = pool.map((d) => d.microKwh).sort((a, b) => a - b);
+    const low = quantileOfSorted(sorted, rule.winsorizePct);
+    const high = quantileOfSorted(sorted, 1 - rule.winsorizePct);
     remaining = [];
     for (const day of pool) {
       if (day.microKwh < low) day.why = "below_p5";

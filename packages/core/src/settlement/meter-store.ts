@@ -213,6 +213,11 @@ export function createMeterStore({
         .map((start) => ({ device_id: device, chunk_start: new Date(start).toISOString() })),
     );
     if (pairs.length === 0) return;
+    const columns = sql`c.device_id, (extract(epoch from c.chunk_start) * 1000)::float8 as start,
+      array_to_json(c.micro_kwh) as values, c.final`;
+    const [single] = devices;
+    // One device (a member's targets, a commitment's progress): one index range of its key, with a
+    // small parameter; several (a settlement batch): the pairs as one JSON parameter.
     const rows = await rowsOf<{
       device_id: string;
       start: number;
@@ -220,10 +225,13 @@ export function createMeterStore({
       final: boolean;
     }>(
       tx.db,
-      sql`select c.device_id, (extract(epoch from c.chunk_start) * 1000)::float8 as start,
-            array_to_json(c.micro_kwh) as values, c.final
-          from json_to_recordset(${JSON.stringify(pairs)}::json) as v(device_id text, chunk_start timestamptz)
-          join ${meterChunks} c on c.device_id = v.device_id and c.chunk_start = v.chunk_start`,
+      devices.length === 1 && single !== undefined
+        ? sql`select ${columns} from ${meterChunks} c
+            where c.device_id = ${single}
+              and c.chunk_start = any(${sql.param(pairs.map((p) => p.chunk_start))}::text[]::timestamptz[])`
+        : sql`select ${columns}
+            from json_to_recordset(${JSON.stringify(pairs)}::json) as v(device_id text, chunk_start timestamptz)
+            join ${meterChunks} c on c.device_id = v.device_id and c.chunk_start = v.chunk_start`,
     );
     for (const row of rows) {
       chunksOf(row.device_id).set(Math.round(row.start), { values: row.values, final: row.final });

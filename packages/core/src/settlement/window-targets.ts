@@ -19,8 +19,9 @@ export type ListedWindow = { id: string; start: Date; end: Date };
 /**
  * The targets of the windows listed to a member (window id → target; a window without one is left
  * out), from the readings we hold for their device: one query loads the stored chunks every window's
- * baseline reads, one their held windows (event days), one their weeks (the streak). Never the DT:
- * settlement runs, progress refreshes and the back-fill fill the store.
+ * baseline reads; when any is stored, two more (side by side) their held windows (event days) and
+ * their weeks (the streak). Never the DT: settlement runs, progress refreshes and the back-fill fill
+ * the store.
  */
 export async function targetsFor(
   tx: Ctx,
@@ -40,8 +41,11 @@ export async function targetsFor(
     Math.min(...windows.map((w) => w.start.getTime())) - (context.method.baseline.lookbackDays + 1) * DAY_MS,
   );
   const to = new Date(Math.max(...windows.map((w) => w.end.getTime())));
-  const heldAt = heldAtOf(await heldWindows(tx, [userId], from, to), "");
-  const streak = await streakInForce(tx, userId, isoWeekOf(context.clock.local(tx.now()).date));
+  const [held, streak] = await Promise.all([
+    heldWindows(tx, [userId], from, to),
+    streakInForce(tx, userId, isoWeekOf(context.clock.local(tx.now()).date)),
+  ]);
+  const heldAt = heldAtOf(held, "");
   for (const window of windows) {
     const target = targetOf(window, { readingAt, heldAt }, streak.multiplier, context);
     if (!target) continue;

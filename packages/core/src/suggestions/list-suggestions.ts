@@ -60,7 +60,7 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
   else deviceRows = personal.value;
 
   const now = ctx.now();
-  return withTransaction(ctx, async (tx) => {
+  const items = await withTransaction(ctx, async (tx) => {
     const ids = windows.value.flatMap((row) => {
       const parsed = parseCommunityWindow(row);
       return parsed.ok ? [parsed.value.id] : [];
@@ -93,22 +93,12 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
         row: JSON.stringify(skip.row).slice(0, 500),
       });
     }
-    const targets = deviceId
-      ? await targetsFor(tx, {
-          userId: sub,
-          deviceId,
-          windows: built.items.map((item) => ({
-            id: item.id,
-            start: new Date(item.period_start),
-            end: new Date(item.period_end),
-          })),
-        })
-      : new Map<string, SuggestionTarget>();
-    const items = built.items.map((item) => ({ ...item, target: targets.get(item.id) ?? null }));
-    if (items.length > 0) {
+    if (built.items.length > 0) {
       await tx.db
         .insert(offers)
-        .values(items.map((item) => offerRowOf(item, { userId: sub, communityId: community, deviceId, now })))
+        .values(
+          built.items.map((item) => offerRowOf(item, { userId: sub, communityId: community, deviceId, now })),
+        )
         .onConflictDoUpdate({
           target: [offers.userId, offers.windowId],
           set: {
@@ -124,6 +114,19 @@ export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): P
           },
         });
     }
-    return items;
+    return built.items;
   });
+  // After the transaction, on the pool: the targets' reads and maths never hold its connection.
+  const targets = deviceId
+    ? await targetsFor(ctx, {
+        userId: sub,
+        deviceId,
+        windows: items.map((item) => ({
+          id: item.id,
+          start: new Date(item.period_start),
+          end: new Date(item.period_end),
+        })),
+      })
+    : new Map<string, SuggestionTarget>();
+  return items.map((item) => ({ ...item, target: targets.get(item.id) ?? null }));
 }
