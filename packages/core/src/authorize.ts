@@ -46,15 +46,26 @@ export async function authorize(
     reason: `policy error: ${messageOf(error)}`,
   }));
   if (decision.allow === true) return;
+  throw refuse(ctx, action, decision.reason);
+}
+
+/**
+ * The refusal of `ctx`'s caller, its one audit record written: throw what it returns. For the
+ * policy's denials and for a verb's own refusals after the policy admitted the caller.
+ */
+export function refuse(ctx: Ctx, action: string, reason: string): ForbiddenError {
+  const { actor } = ctx;
   ctx.audit({
     event: "denied",
     action,
-    sub: ctx.actor.kind === "anonymous" ? null : ctx.actor.id,
-    client_id: ctx.actor.clientId,
-    reason: decision.reason,
+    sub: actor.kind === "participant" || actor.kind === "service" ? actor.id : null,
+    client_id: actor.kind === "participant" || actor.kind === "service" ? actor.clientId : null,
+    reason,
     request_id: ctx.requestId,
   });
-  throw new ForbiddenError(decision.reason);
+  const error = new ForbiddenError(reason);
+  error.audited = true;
+  return error;
 }
 
 function subjectOf(

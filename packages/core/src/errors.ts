@@ -25,8 +25,12 @@ export class ConflictError extends DomainError {
   }
 }
 
-/** A policy denial; `message` is the policy's reason. */
+/**
+ * A refusal; `message` is the policy's (or the verb's) reason. `audited` once its audit record is
+ * written (core's `refuse`): a transport writes the record of any refusal that reaches it without.
+ */
 export class ForbiddenError extends DomainError {
+  audited = false;
   constructor(message: string) {
     super("forbidden", message);
   }

@@ -3,7 +3,7 @@
 // are `@celine/core/db`, which transports are not allowed to import.
 
 // Calling a verb: who asks, what they may do, the configuration, the errors it throws.
-export { type Action, authorize } from "./authorize.ts";
+export { type Action, authorize, refuse } from "./authorize.ts";
 // The domains.
 export {
   CalendarFeedParam,

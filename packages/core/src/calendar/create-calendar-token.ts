@@ -1,7 +1,6 @@
-import { authorize, ownScope } from "../authorize.ts";
+import { authorize, ownScope, refuse } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import { calendarTokens } from "../db/schema.ts";
-import { ForbiddenError } from "../errors.ts";
 import type { CalendarToken } from "../schemas/calendar.ts";
 import { feedUrl, hashFeedSecret, newFeedSecret } from "./feed-secret.ts";
 
@@ -14,7 +13,7 @@ export async function createCalendarToken({ ctx }: { ctx: Ctx }): Promise<Calend
   const { actor } = ctx;
   await authorize(ctx, "calendar", { type: "calendar_feed", ownerId: ownScope(actor) });
   // The policy admits participants only; our own jobs skip it, and have no calendar either.
-  if (actor.kind !== "participant") throw new ForbiddenError("a calendar feed is a participant's own");
+  if (actor.kind !== "participant") throw refuse(ctx, "calendar", "a calendar feed is a participant's own");
   const secret = newFeedSecret();
   const tokenHash = await hashFeedSecret(secret);
   const createdAt = ctx.now();

@@ -1,8 +1,9 @@
 import { and, eq } from "drizzle-orm";
+import { refuse } from "../authorize.ts";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/database.ts";
 import { offers } from "../db/schema.ts";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { DtAuth, RawRow } from "../platform/ports.ts";
 import { formatInstant, parseInstant } from "../time.ts";
 import { buildSuggestions } from "./build-suggestions.ts";
@@ -138,7 +139,7 @@ async function searchDigitalTwin(
   bounds: Bounds | null,
 ): Promise<PublishedWindow | null> {
   if (ctx.actor.kind !== "participant" || !ctx.credentials) {
-    throw new ForbiddenError("windows are personal: call with the participant's own token");
+    throw refuse(ctx, "respond", "windows are personal: call with the participant's own token");
   }
   const auth: DtAuth = { kind: "user", token: ctx.credentials };
   const { dt } = ctx.platform;

@@ -1,8 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { authorize, ownScope } from "../authorize.ts";
+import { authorize, ownScope, refuse } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import { commitments, offers } from "../db/schema.ts";
-import { ForbiddenError } from "../errors.ts";
 import { messageOf } from "../lib/message-of.ts";
 import type { DtAuth, RawRow } from "../platform/ports.ts";
 import type { SuggestionItem, SuggestionTarget } from "../schemas/suggestions.ts";
@@ -26,7 +25,7 @@ export const SUGGESTIONS_SKIPPED_ROWS = "flexibility_suggestions_skipped_rows_to
 export async function listSuggestions({ ctx }: { ctx: Ctx; input?: unknown }): Promise<SuggestionItem[]> {
   await authorize(ctx, "read", { type: "suggestion", ownerId: ownScope(ctx.actor) });
   if (ctx.actor.kind !== "participant" || !ctx.credentials) {
-    throw new ForbiddenError("suggestions are personal: call with the participant's own token");
+    throw refuse(ctx, "read", "suggestions are personal: call with the participant's own token");
   }
   const sub = ctx.actor.id;
   const auth: DtAuth = { kind: "user", token: ctx.credentials };
