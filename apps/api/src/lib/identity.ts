@@ -6,6 +6,8 @@ import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } f
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 const LEEWAY_SECONDS = 30;
+/** The longest `sub` we accept (UTF-16 code units, as the member id schemas count). */
+const MAX_SUBJECT_LENGTH = 255;
 /** A UTF-16 surrogate without its pair. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -85,6 +87,11 @@ export function createTokenVerifier({
       if (payload.sub === "") throw new UnauthorizedError("token invalid: no subject");
       if (payload.sub?.includes("\u0000") || (payload.sub && LONE_SURROGATE.test(payload.sub))) {
         throw new UnauthorizedError("token invalid: malformed subject");
+      }
+      // A member id is at most 255 characters wherever it is stored (and indexed: a 3,000-character
+      // one overflowed a B-tree row); a longer one names nobody we could hold.
+      if (payload.sub && payload.sub.length > MAX_SUBJECT_LENGTH) {
+        throw new UnauthorizedError("token invalid: subject longer than 255 characters");
       }
       return payload;
     } catch (error) {

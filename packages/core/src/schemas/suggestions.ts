@@ -91,6 +91,8 @@ export const SuggestionIdParam = z.object({
     .trim()
     .min(1)
     .max(200)
+    // PostgreSQL text cannot hold NUL: refused here (422) like every other id, not in the database (500).
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters")
     .meta({ param: { name: "id", in: "path" }, description: "The window id", example: "w-2026-07-02-11" }),
 });
 
