@@ -7,7 +7,7 @@ import { routePath } from "hono/route";
 import type { AppDeps } from "./lib/app-env.ts";
 import { anonymousContextFor, contextFor } from "./lib/authenticate.ts";
 import { mountDocs } from "./lib/docs.ts";
-import { toProblem } from "./lib/errors.ts";
+import { DATABASE_RETRY_AFTER_SECONDS, toProblem } from "./lib/errors.ts";
 import { problem } from "./lib/problem.ts";
 import { isFeedRequest } from "./routes/calendar/feed.ts";
 import { calendar } from "./routes/calendar/index.ts";
@@ -87,6 +87,11 @@ export function createApp(deps: AppDeps) {
           requestId: c.get("requestId"),
         };
       },
+      // A database outage answers 503 (SERVICE_UNAVAILABLE): ask the client to come back, as REST does.
+      responseMeta: ({ errors }) =>
+        errors.some((e) => e.code === "SERVICE_UNAVAILABLE")
+          ? { headers: { "retry-after": String(DATABASE_RETRY_AFTER_SECONDS) } }
+          : {},
       onError: ({ error, path, ctx }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")
           deps.log.error("trpc error", { path, request_id: ctx?.requestId, error: error.cause ?? error });

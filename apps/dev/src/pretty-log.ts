@@ -41,6 +41,24 @@ export function formatRecord(record: LogRecord, paint: (code: string, text: stri
 
 function formatValue(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.message);
+  // The logger hands errors over as plain fields (core's errorFields): their messages, cause by cause.
+  if (isErrorFields(value)) return JSON.stringify(causeChain(value));
   if (typeof value === "string") return /^[\w.:/@+-]+$/.test(value) ? value : JSON.stringify(value);
   return JSON.stringify(value) ?? String(value);
+}
+
+type ErrorFields = { name: string; message: string; code?: unknown; cause?: unknown };
+
+function isErrorFields(value: unknown): value is ErrorFields {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as ErrorFields).name === "string" &&
+    typeof (value as ErrorFields).message === "string"
+  );
+}
+
+function causeChain(error: ErrorFields): string {
+  const own = typeof error.code === "string" ? `${error.message} [${error.code}]` : error.message;
+  return isErrorFields(error.cause) ? `${own} ← ${causeChain(error.cause)}` : own;
 }

@@ -46,6 +46,8 @@ export {
   type Decision,
   type PolicyInput,
 } from "./context.ts";
+// A driver failure that means the database is down or unreachable (transports answer 503).
+export { databaseUnavailable } from "./db/errors.ts";
 export {
   ConflictError,
   DomainError,

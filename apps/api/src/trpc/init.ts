@@ -1,7 +1,14 @@
-import { type Ctx, DomainError, UnauthorizedError, validationErrorOf } from "@celine/core";
+import {
+  type Ctx,
+  DomainError,
+  databaseUnavailable,
+  UnauthorizedError,
+  validationErrorOf,
+} from "@celine/core";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError } from "zod";
+import { DATABASE_UNAVAILABLE_DETAIL } from "../lib/errors.ts";
 
 /**
  * Identity is resolved lazily so a refusal surfaces as a tRPC error, not a foreign body; `resolve`
@@ -59,6 +66,13 @@ export const procedure = t.procedure.use(async ({ ctx, next }) => {
   if (!result.ok) {
     const mapped = toTrpcError(result.error);
     if (mapped) throw mapped;
+    // The database down or unreachable: 503 (with Retry-After, app.ts), the driver's reason logged.
+    const cause = result.error.cause ?? result.error;
+    const unavailable = databaseUnavailable(cause);
+    if (unavailable) {
+      verbCtx.log.error("database unavailable", { error: cause, code: unavailable.code });
+      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_DETAIL, cause });
+    }
   }
   return result;
 });

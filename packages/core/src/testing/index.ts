@@ -1,2 +1,3 @@
 export * from "./context.ts";
 export * from "./database.ts";
+export * from "./throwaway-postgres.ts";
