@@ -18,6 +18,7 @@ import { createRouter } from "./routes/openapi.ts";
 import { points } from "./routes/points/index.ts";
 import { settlement } from "./routes/settlement/index.ts";
 import { suggestions } from "./routes/suggestions/index.ts";
+import { webhooks } from "./routes/webhooks/index.ts";
 import { appRouter } from "./trpc/router.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -106,7 +107,8 @@ export function createApp(deps: AppDeps) {
     .route("/", points)
     .route("/", settlement)
     .route("/", members)
-    .route("/", calendar());
+    .route("/", calendar())
+    .route("/", webhooks);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

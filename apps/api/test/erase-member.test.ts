@@ -11,8 +11,9 @@ import {
   pointsLedger,
   preferences,
   settlements,
+  webhooks,
 } from "@celine/core/db";
-import { eq, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { createClock, expectProblem, HOOK_TIMEOUT, SCOPE } from "./fixtures.ts";
 import { createHarness, type Harness, type Json } from "./harness.ts";
@@ -40,7 +41,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await h.database.db.execute(
-    sql`truncate ${commitments}, ${preferences}, ${outbox}, ${pointsLedger}, ${settlements}, ${meterChunks}, ${offers}, ${calendarTokens}`,
+    sql`truncate ${commitments}, ${preferences}, ${outbox}, ${pointsLedger}, ${settlements}, ${meterChunks}, ${offers}, ${calendarTokens}, ${webhooks}`,
   );
 });
 
@@ -57,6 +58,7 @@ const ZERO = {
   offers: 0,
   preferences: 0,
   calendar_tokens: 0,
+  webhooks: 0,
   outbox: 0,
 };
 
@@ -65,7 +67,9 @@ const ZERO = {
  * its outbox entries (MQTT event, confirmation nudge, held reminder), a settled one restated once
  * (two ledger entries, two settlement records, a nudge tied to it), a cancelled one, three chunks of
  * stored readings, an offer, preferences, an opportunity nudge and a committed event not tied to a
- * commitment. Answers what erasing them should count.
+ * commitment, a webhook subscription with a delivery pending and one past, and a delivery about the
+ * live commitment to their community's subscription (which is not theirs, and stays). Answers what
+ * erasing them should count.
  */
 async function seedMember(userId: string, settledPoints: number) {
   const db = h.database.db;
@@ -151,7 +155,43 @@ async function seedMember(userId: string, settledPoints: number) {
     },
     { kind: "mqtt" as const, topic: committedTopic(userId), payload: { user_id: userId } },
   ];
-  await db.insert(outbox).values(outboxRowsOf(entries, now));
+  const [hook] = await db
+    .insert(webhooks)
+    .values({
+      userId,
+      createdBy: userId,
+      url: `https://hooks.example.org/${userId}`,
+      secret: "whsec_c2VjcmV0",
+      events: ["commitment.created"],
+    })
+    .returning({ id: webhooks.id });
+  const [community] = await db
+    .insert(webhooks)
+    .values({
+      communityId: COMMUNITY,
+      createdBy: "service-account-id-svc-operator",
+      url: `https://community.example.org/${userId}`,
+      secret: "whsec_c2VjcmV0",
+      events: ["commitment.created"],
+    })
+    .returning({ id: webhooks.id });
+  if (!hook || !community) throw new Error("webhook seed returned no row");
+  const message = (type: string) => ({ id: `msg_${type}`, type, body: JSON.stringify({ type }) });
+  const deliveries = [
+    { kind: "webhook" as const, webhookId: hook.id, message: message("webhook.test") },
+    { kind: "webhook" as const, webhookId: hook.id, message: message("window.opportunity") },
+    {
+      kind: "webhook" as const,
+      webhookId: community.id,
+      message: message("commitment.created"),
+      commitmentId: live.id,
+    },
+  ];
+  await db.insert(outbox).values(outboxRowsOf([...entries, ...deliveries], now));
+  await db
+    .update(outbox)
+    .set({ status: "delivered", deliveredAt: now })
+    .where(sql`${outbox.payload} ->> 'type' = 'window.opportunity' and ${outbox.target} = ${hook.id}`);
   // One past delivery too: erasure is not only of what is pending.
   await db
     .update(outbox)
@@ -159,7 +199,7 @@ async function seedMember(userId: string, settledPoints: number) {
     .where(
       sql`${outbox.payload} ->> 'event_type' = 'flexibility_opportunity' and ${outbox.payload} ->> 'user_id' = ${userId}`,
     );
-  const member = { userId, commitmentIds: [live.id, settled.id, cancelled.id] };
+  const member = { userId, commitmentIds: [live.id, settled.id, cancelled.id], webhookIds: [hook.id] };
   const expected = {
     commitments: 3,
     ledger_entries: 2,
@@ -168,14 +208,16 @@ async function seedMember(userId: string, settledPoints: number) {
     offers: 1,
     preferences: 1,
     calendar_tokens: 1,
-    // 3 of the live commitment, the settled one's nudge, the opportunity, the loose MQTT event.
-    outbox: entries.length,
+    webhooks: 1,
+    // 3 of the live commitment, the settled one's nudge, the opportunity, the loose MQTT event; two
+    // deliveries to their webhook, one about the live commitment to their community's.
+    outbox: entries.length + deliveries.length,
   };
   expect(await heldAbout(member)).toEqual(expected);
   return { member, expected };
 }
 
-type Member = { userId: string; commitmentIds: string[] };
+type Member = { userId: string; commitmentIds: string[]; webhookIds: string[] };
 
 async function insertCommitment(
   values: Partial<typeof commitments.$inferInsert> & { userId: string; periodStart: Date },
@@ -199,7 +241,7 @@ async function insertCommitment(
  * Rows held about a member in every table, found by their id, their commitments' ids (seeded before
  * the erasure: a settlement or ledger entry left without its commitment still counts) and their device.
  */
-async function heldAbout({ userId, commitmentIds: ids }: Member) {
+async function heldAbout({ userId, commitmentIds: ids, webhookIds }: Member) {
   const count = async (table: PgTable, where: SQL | undefined) => {
     const [row] = await h.database.db.select({ n: sql<number>`count(*)::int` }).from(table).where(where);
     return row?.n ?? 0;
@@ -218,12 +260,14 @@ async function heldAbout({ userId, commitmentIds: ids }: Member) {
     offers: await count(offers, eq(offers.userId, userId)),
     preferences: await count(preferences, eq(preferences.userId, userId)),
     calendar_tokens: await count(calendarTokens, eq(calendarTokens.userId, userId)),
+    webhooks: await count(webhooks, or(eq(webhooks.userId, userId), inArray(webhooks.id, webhookIds))),
     outbox: await count(
       outbox,
       or(
         inArray(outbox.commitmentId, ids),
         sql`${outbox.payload} ->> 'user_id' = ${userId}`,
         eq(outbox.target, committedTopic(userId)),
+        and(eq(outbox.kind, "webhook"), inArray(outbox.target, webhookIds)),
       ),
     ),
   };
@@ -246,6 +290,12 @@ describe("happy", () => {
 
     expect(await heldAbout(alice.member)).toEqual(ZERO);
     expect(await heldAbout(other.member)).toEqual(other.expected);
+    // The community's subscriptions are a service's, not the member's: they stay.
+    const communityHooks = await h.database.db
+      .select({ id: webhooks.id })
+      .from(webhooks)
+      .where(eq(webhooks.communityId, COMMUNITY));
+    expect(communityHooks).toHaveLength(2);
 
     const board = await h.call("GET", "/api/leaderboard", { token: alice2 });
     expect(board.status, board.text).toBe(200);

@@ -93,8 +93,8 @@ const pendingOf = async (ids: string[], kind: "mqtt" | "nudge", target?: string)
       ),
     );
 
-function relayPlatform(publisher: MqttPublisher): Pick<Platform, "publisher" | "nudging"> {
-  return { publisher, nudging: fakes.platform.nudging };
+function relayPlatform(publisher: MqttPublisher): Pick<Platform, "publisher" | "nudging" | "webhooks"> {
+  return { publisher, nudging: fakes.platform.nudging, webhooks: fakes.platform.webhooks };
 }
 
 describe("acceptance", () => {

@@ -19,6 +19,7 @@ import {
   createMqttPublisher,
   createNudgingClient,
   createTokenProvider,
+  createWebhookSender,
   type MqttPublisher,
 } from "@celine/platform";
 
@@ -70,6 +71,7 @@ export async function startPlatformFakes(
     nudging: createNudgingClient({ baseUrl: nudging.url, tokens, metrics, log, timeoutMs: 2_000 }),
     registry: unconfiguredPlatform.registry,
     publisher: mqtt ?? unconfiguredPlatform.publisher,
+    webhooks: createWebhookSender({ metrics, log }),
   };
   return {
     dt,

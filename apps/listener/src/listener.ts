@@ -104,6 +104,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           log,
           metrics,
           now,
+          allowPrivateWebhookTargets: config.allowPrivateWebhookTargets,
           pollMs: opts.relay?.pollMs,
           batch: opts.relay?.batch,
         });

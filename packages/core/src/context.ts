@@ -64,6 +64,11 @@ export type CoreConfig = {
    * slash): the links we hand out (a calendar feed's URL) start with it.
    */
   publicUrl: string;
+  /**
+   * CELINE_ENV=dev: webhook targets may be http and on any address (receivers on this machine).
+   * Otherwise only https on public addresses (no loopback, private, link-local or metadata address).
+   */
+  allowPrivateWebhookTargets: boolean;
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {
@@ -73,6 +78,7 @@ export const DEFAULT_CORE_CONFIG: CoreConfig = {
   settlementConcurrency: 64,
   method: DEFAULT_METHOD,
   publicUrl: "http://localhost:8017",
+  allowPrivateWebhookTargets: false,
 };
 
 export type Ctx = {

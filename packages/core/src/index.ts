@@ -94,6 +94,8 @@ export {
   type RelayRound,
   relayOutboxOnce,
   startOutboxRelay,
+  WEBHOOK_BACKOFF,
+  WEBHOOK_FAILING_MS,
 } from "./outbox/index.ts";
 
 // The platform's ports (implemented by @celine/platform).
@@ -111,6 +113,8 @@ export {
   type RegistryCommunity,
   type RegistryMember,
   unconfiguredPlatform,
+  type WebhookRequest,
+  type WebhookSender,
 } from "./platform/index.ts";
 export {
   getLeaderboard,
@@ -199,3 +203,22 @@ export { SYSTEM_ACTOR, systemCtx } from "./system-ctx.ts";
 // Time: instants on the wire, wall-clock time in the community's zone.
 export { formatInstant, parseInstant } from "./time.ts";
 export { validationErrorOf } from "./validate.ts";
+export {
+  CreateWebhookInput,
+  createWebhook,
+  deleteWebhook,
+  forbiddenAddress,
+  listWebhooks,
+  MAX_WEBHOOKS,
+  targetRefusal,
+  testWebhook,
+  WEBHOOK_TEST_EVENT,
+  WebhookCreated,
+  WebhookEventType,
+  WebhookIdParam,
+  WebhookList,
+  WebhookMessage,
+  WebhookOut,
+  WebhookTestOut,
+  WindowOpportunity,
+} from "./webhooks/index.ts";

@@ -48,7 +48,7 @@ let issuer: OidcIssuer;
 let nudging: NudgingTool;
 let broker: EmbeddedBroker;
 let publisher: MqttPublisher;
-let platform: Pick<Platform, "publisher" | "nudging">;
+let platform: Pick<Platform, "publisher" | "nudging" | "webhooks">;
 let metrics: Metrics;
 const logs: LogRecord[] = [];
 const log = createLogger({ level: "debug", sink: (r) => logs.push(r) });
@@ -94,6 +94,7 @@ beforeAll(async () => {
   platform = {
     publisher,
     nudging: createNudgingClient({ baseUrl: nudging.url, tokens, metrics, log: quiet, timeoutMs: 2_000 }),
+    webhooks: unconfiguredPlatform.webhooks,
   };
 }, 60_000);
 

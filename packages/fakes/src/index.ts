@@ -36,3 +36,5 @@ export type { RecRegistry, RecRegistryOptions, RegistryCommunity, RegistryMember
 export { startRecRegistry } from "./rec-registry.ts";
 export type { ServedApp } from "./serve-app.ts";
 export { serveApp } from "./serve-app.ts";
+export type { ReceivedWebhook, WebhookReceiver } from "./webhook-receiver.ts";
+export { startWebhookReceiver } from "./webhook-receiver.ts";

@@ -8,6 +8,7 @@ import { createNudgingClient } from "./nudging.ts";
 import { createRegistryClient } from "./registry.ts";
 import type { TokenProvider } from "./token-provider.ts";
 import { createTokenProvider } from "./token-provider.ts";
+import { createWebhookSender } from "./webhooks.ts";
 
 export type PlatformOptions = {
   env: PlatformEnv;
@@ -28,7 +29,7 @@ export type ConfiguredPlatform = Platform & {
   close(): Promise<void>;
 };
 
-/** Every adapter wired from configuration (PLATFORM §7), sharing one token provider. */
+/** Every adapter wired from configuration (PLATFORM §7), sharing one token provider; and the webhook sender. */
 export function createPlatform(opts: PlatformOptions): ConfiguredPlatform {
   const { env, metrics, fetch, timeoutMs } = opts;
   const log = opts.log.child({ component: "platform" });
@@ -91,6 +92,7 @@ export function createPlatform(opts: PlatformOptions): ConfiguredPlatform {
         throw new UpstreamError("mqtt", "no broker connection in this process");
       },
     },
+    webhooks: createWebhookSender({ metrics, log, fetch }),
     async close() {
       await mqtt?.close();
     },

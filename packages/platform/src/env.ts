@@ -134,6 +134,7 @@ export function coreConfigOf(env: PlatformEnv & { method: SettlementMethod; PORT
     settlementConcurrency: env.SETTLEMENT_CONCURRENCY,
     method: env.method,
     publicUrl: publicUrlOf(env),
+    allowPrivateWebhookTargets: isDev(env),
   };
 }
 

@@ -5,3 +5,4 @@ export type { FetchLike, Outcome } from "./http.ts";
 export * from "./nudging.ts";
 export * from "./registry.ts";
 export * from "./token-provider.ts";
+export * from "./webhooks.ts";

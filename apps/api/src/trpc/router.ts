@@ -6,13 +6,14 @@ import { members } from "./members.ts";
 import { points } from "./points.ts";
 import { settlement } from "./settlement.ts";
 import { suggestions } from "./suggestions.ts";
+import { webhooks } from "./webhooks.ts";
 
 /**
  * Every procedure, by namespace (`commitments.create` …). Plain records rather than sub-routers:
  * a procedure's type names its input, output and error shape only, so the declarations of this
  * record — what a published client compiles against — carry nothing of the server.
  */
-export const procedures = { calendar, commitments, members, points, settlement, suggestions };
+export const procedures = { calendar, commitments, members, points, settlement, suggestions, webhooks };
 
 export const appRouter = router(procedures);
 

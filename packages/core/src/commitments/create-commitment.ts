@@ -1,10 +1,14 @@
 import { authorize } from "../authorize.ts";
-import type { Ctx } from "../context.ts";
+import { type Ctx, withTransaction } from "../context.ts";
 import { type CommitmentRow, commitments, type NewCommitmentRow } from "../db/schema.ts";
 import { ConflictError, type FieldIssue, ValidationError } from "../errors.ts";
+import { commitmentEntries } from "../outbox/commitment-entries.ts";
+import { enqueue } from "../outbox/enqueue.ts";
+import { wakeOutbox } from "../outbox/wake.ts";
 import { type CommitmentOut, CreateCommitmentInput } from "../schemas/commitments.ts";
 import { assertOpen, findWindow } from "../suggestions/find-window.ts";
 import { parseInput } from "../validate.ts";
+import { enqueueCommitmentEvents } from "../webhooks/events.ts";
 import { blockingCommitment, type LiveWindow, overlapConflict } from "./live-conflict.ts";
 import { toCommitmentOut } from "./out.ts";
 
@@ -124,6 +128,10 @@ function checkOperatorWindow(start: Date, end: Date, now: Date): void {
  * One insert that the database may skip — on the live unique index (this window) or the overlap
  * exclusion constraint (another live window of the member's) — then one query for why. A blocker
  * cancelled in between makes us try once more.
+ *
+ * The commitment's side effects commit with it, as an accept's do (PLATFORM §6: the `committed`
+ * MQTT event for any commitment made): the event, the confirmation nudge, the reminder unless the
+ * window is over, and `commitment.created` to the member's and the community's webhooks.
  */
 async function insertLive(ctx: Ctx, row: NewCommitmentRow, whose: string): Promise<CommitmentOut> {
   const now = ctx.now();
@@ -134,12 +142,22 @@ async function insertLive(ctx: Ctx, row: NewCommitmentRow, whose: string): Promi
     end: row.periodEnd,
   };
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    const [created]: CommitmentRow[] = await ctx.db
-      .insert(commitments)
-      .values({ ...row, committedAt: now, createdAt: now })
-      .onConflictDoNothing()
-      .returning();
-    if (created) return toCommitmentOut(created);
+    const created = await withTransaction(ctx, async (tx) => {
+      const [inserted]: CommitmentRow[] = await tx.db
+        .insert(commitments)
+        .values({ ...row, committedAt: now, createdAt: now })
+        .onConflictDoNothing()
+        .returning();
+      if (!inserted) return null;
+      await enqueue(tx, commitmentEntries(inserted, ctx.config, now), { notify: false });
+      await enqueueCommitmentEvents(tx, "commitment.created", [inserted], { notify: false });
+      return inserted;
+    });
+    if (created) {
+      // After the commit, coalesced (see wakeOutbox): a NOTIFY inside would serialise the commits.
+      wakeOutbox(ctx.db, ctx.log);
+      return toCommitmentOut(created);
+    }
     const blocking = await blockingCommitment(ctx.db, live);
     if (blocking?.suggestionId === row.suggestionId) {
       throw new ConflictError(

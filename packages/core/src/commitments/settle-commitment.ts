@@ -10,11 +10,13 @@ import { READING_INTERVAL_MS } from "../settlement/meter-store.ts";
 import { createZonedClock } from "../settlement/zoned-clock.ts";
 import { formatInstant } from "../time.ts";
 import { parseInput } from "../validate.ts";
+import { enqueueCommitmentEvents } from "../webhooks/events.ts";
 import { toCommitmentOut } from "./out.ts";
 
 /**
  * Settle a live commitment by hand (operators). The transition is one conditional UPDATE, so of
- * any number of concurrent settles exactly one succeeds and the rest see 409.
+ * any number of concurrent settles exactly one succeeds and the rest see 409. `commitment.settled`
+ * goes to the member's and the community's webhooks, committed with the settlement.
  */
 export async function settleCommitment({
   ctx,
@@ -63,6 +65,7 @@ export async function settleCommitment({
         explanation: manualSettlement(row, ctx, now),
         createdAt: now,
       });
+      await enqueueCommitmentEvents(tx, "commitment.settled", [row]);
       return toCommitmentOut(row);
     }
     const [existing] = await tx.db

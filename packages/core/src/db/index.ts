@@ -32,4 +32,6 @@ export {
   processedRuns,
   SETTLEMENT_OUTCOMES,
   settlements,
+  WEBHOOK_EVENTS,
+  webhooks,
 } from "./schema.ts";

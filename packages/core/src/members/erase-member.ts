@@ -11,6 +11,7 @@ import {
   pointsLedger,
   preferences,
   settlements,
+  webhooks,
 } from "../db/schema.ts";
 import { committedTopic } from "../outbox/commitment-entries.ts";
 import { type MemberErasure, MemberIdParam } from "../schemas/members.ts";
@@ -20,7 +21,8 @@ import { parseInput } from "../validate.ts";
  * Erase everything this service holds about one member, in one transaction: their commitments (any
  * status) with the settlements and ledger entries behind their points, their stored meter readings,
  * the windows offered to them, their preferences, their calendar feed's secret (its URL stops
- * working), and every outbox entry about them (pending or past). Operators only (`erase`, flexibility.admin); a participant may not, even for themself.
+ * working), their webhook subscriptions, and every outbox entry about them (pending or past: webhook
+ * deliveries to their subscriptions, and those about their commitments to their community's). Operators only (`erase`, flexibility.admin); a participant may not, even for themself.
  * Erasing a member we hold nothing about answers all zeros, so a retry is harmless.
  *
  * What a member does after this (list suggestions, commit) is held again: disable the account first.
@@ -60,11 +62,14 @@ export async function eraseMember({
         offered as (delete from ${offers} where ${offers.userId} = ${user_id} returning 1),
         preferred as (delete from ${preferences} where ${preferences.userId} = ${user_id} returning 1),
         feeds as (delete from ${calendarTokens} where ${calendarTokens.userId} = ${user_id} returning 1),
+        hooks as (
+          delete from ${webhooks} where ${webhooks.userId} = ${user_id} returning ${webhooks.id}::text as id),
         queued as (
           delete from ${outbox}
           where ${outbox.commitmentId} in (select id from doomed)
             or ${outbox.payload} ->> 'user_id' = ${user_id}
             or (${outbox.kind} = 'mqtt' and ${outbox.target} = ${committedTopic(user_id)})
+            or (${outbox.kind} = 'webhook' and ${outbox.target} in (select id from hooks))
           returning 1)
       select
         (select count(*) from doomed)::int as commitments,
@@ -74,6 +79,7 @@ export async function eraseMember({
         (select count(*) from offered)::int as offers,
         (select count(*) from preferred)::int as preferences,
         (select count(*) from feeds)::int as calendar_tokens,
+        (select count(*) from hooks)::int as webhooks,
         (select count(*) from queued)::int as outbox`,
     );
     if (!counts) throw new Error("the erasure statement answered no row");

@@ -6,6 +6,7 @@ import { messageOf } from "../lib/message-of.ts";
 import { enqueue, type OutboxEntry } from "../outbox/enqueue.ts";
 import { roundHalfUp } from "../rounding.ts";
 import { formatHhmm, toLocalTime } from "../settlement/zoned-clock.ts";
+import { enqueueOpportunityEvent } from "../webhooks/events.ts";
 import { findOpportunityWindows, type OpportunityWindow, readForecastHours } from "./opportunity-window.ts";
 
 const HOUR_MS = 3_600_000;
@@ -40,8 +41,8 @@ export type BroadcastSummary = {
 
 /**
  * Announce each community's earliest flexibility opportunity of the next 24 hours to every member
- * with an account, one `flexibility_opportunity` nudge each, written to the outbox (the relay
- * delivers them). Every community of the registry is tried; one community's failure is recorded
+ * with an account, one `flexibility_opportunity` nudge each, and `window.opportunity` to the
+ * community's webhooks and its members' own, written to the outbox (the relay delivers them). Every community of the registry is tried; one community's failure is recorded
  * in the summary and never stops the others. A window that overlaps one already announced for
  * the community is not announced again, so reruns of the forecast send nothing twice.
  */
@@ -145,6 +146,17 @@ async function broadcastToCommunity(
     for (let i = 0; i < entries.length; i += ENQUEUE_CHUNK) {
       await enqueue(tx, entries.slice(i, i + ENQUEUE_CHUNK));
     }
+    await enqueueOpportunityEvent(
+      tx,
+      {
+        community_id: communityId,
+        window_start: windowStart,
+        window_end: window.end.toISOString(),
+        estimated_kwh: kwh,
+        reward_points: rewardPoints,
+      },
+      [...userIds],
+    );
     ctx.log.info("opportunity announced", {
       community_id: communityId,
       window_start: windowStart,

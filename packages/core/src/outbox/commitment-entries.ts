@@ -39,6 +39,8 @@ export function committedMessage(commitment: CommitmentForEntries) {
  * Every side effect of a new commitment, in delivery order: the MQTT event, the confirmation nudge,
  * and the reminder held until `reminderLeadMinutes` before the window (at once when that moment has
  * passed; the relay drops it if the commitment is no longer live, or the window closed, by then).
+ * A window already over when the commitment is made (an operator recording one after the fact) gets
+ * no reminder at all.
  */
 export function commitmentEntries(
   commitment: CommitmentForEntries,
@@ -47,7 +49,7 @@ export function commitmentEntries(
 ): OutboxEntry[] {
   const lead = commitment.periodStart.getTime() - config.reminderLeadMinutes * 60_000;
   const dueAt = new Date(Math.max(lead, now.getTime()));
-  return [
+  const entries: OutboxEntry[] = [
     {
       kind: "mqtt",
       topic: committedTopic(commitment.userId),
@@ -59,12 +61,14 @@ export function commitmentEntries(
       event: commitmentEvent(commitment, COMMITTED_EVENT, config.communityTimezone, now),
       commitmentId: commitment.id,
     },
-    {
-      kind: "nudge",
-      event: reminderEvent(commitment, config.communityTimezone, dueAt),
-      commitmentId: commitment.id,
-      dueAt,
-      requiresLive: true,
-    },
   ];
+  if (commitment.periodEnd.getTime() <= now.getTime()) return entries;
+  entries.push({
+    kind: "nudge",
+    event: reminderEvent(commitment, config.communityTimezone, dueAt),
+    commitmentId: commitment.id,
+    dueAt,
+    requiresLive: true,
+  });
+  return entries;
 }

@@ -5,9 +5,10 @@ import { withTimeout } from "../lib/with-timeout.ts";
 import type { NudgeEvent } from "../platform/ports.ts";
 import { REMINDER_EVENT } from "../reminders/reminder-event.ts";
 import { type ReminderOutcome, sendReminder } from "../reminders/send-reminder.ts";
+import { deliverWebhook } from "./deliver-webhook.ts";
 import type { RelayOptions } from "./relay.ts";
 
-// Delivering one outbox entry: an MQTT publish or a nudge, each bounded by the relay's timeout.
+// Delivering one outbox entry: an MQTT publish, a nudge or a webhook, each bounded by the relay's timeout.
 // What becomes of the entry (retry, park, drop) is the round's business (relay.ts).
 
 type Entry = typeof outbox.$inferSelect;
@@ -28,6 +29,7 @@ export async function deliver(opts: RelayOptions, entry: Entry, timeoutMs: numbe
       );
       return { kind: "delivered" };
     }
+    if (entry.kind === "webhook") return await deliverWebhook(opts, entry, timeoutMs);
     const event = entry.payload as NudgeEvent;
     if (entry.requiresLive && entry.commitmentId) return await deliverHeld(opts, entry, event, timeoutMs);
     return outcomeOf(await withTimeout(opts.platform.nudging.ingest(event), timeoutMs, "nudging ingest"));

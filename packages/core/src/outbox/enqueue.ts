@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import { outbox } from "../db/schema.ts";
 import type { NudgeEvent } from "../platform/ports.ts";
+import type { QueuedWebhookMessage } from "../webhooks/message.ts";
 
 /** NOTIFY channel the relay listens on; a payload-less wake-up (the table is the queue). */
 export const OUTBOX_CHANNEL = "flexibility_outbox";
@@ -16,6 +17,13 @@ export type OutboxEntry =
       dueAt?: Date;
       /** Dropped, not sent, if the commitment is no longer live when it falls due. */
       requiresLive?: boolean;
+    }
+  | {
+      kind: "webhook";
+      /** The subscription it goes to. */
+      webhookId: string;
+      message: QueuedWebhookMessage;
+      commitmentId?: string;
     };
 
 /**
@@ -36,8 +44,8 @@ export async function enqueue(
 }
 
 export type OutboxRow = {
-  kind: "mqtt" | "nudge";
-  /** MQTT topic (without prefix) or nudging event type. */
+  kind: OutboxEntry["kind"];
+  /** MQTT topic (without prefix), nudging event type, or webhook subscription id. */
   target: string;
   payload: unknown;
   commitmentId: string | null;
@@ -48,13 +56,26 @@ export type OutboxRow = {
 
 /** The outbox rows of `entries` (what `enqueue` inserts; shared with single-statement writers). */
 export function outboxRowsOf(entries: OutboxEntry[], now: Date): (OutboxRow & { nextAttemptAt: Date })[] {
-  return entries.map((e) => ({
-    kind: e.kind,
-    target: e.kind === "mqtt" ? e.topic : e.event.event_type,
-    payload: e.kind === "mqtt" ? e.payload : e.event,
-    commitmentId: e.commitmentId ?? null,
-    requiresLive: e.kind === "nudge" ? (e.requiresLive ?? false) : false,
-    dueAt: e.dueAt ?? now,
-    nextAttemptAt: e.dueAt ?? now,
-  }));
+  return entries.map((e) => {
+    const dueAt = e.kind === "webhook" ? now : (e.dueAt ?? now);
+    return {
+      kind: e.kind,
+      ...targetOf(e),
+      commitmentId: e.commitmentId ?? null,
+      requiresLive: e.kind === "nudge" ? (e.requiresLive ?? false) : false,
+      dueAt,
+      nextAttemptAt: dueAt,
+    };
+  });
+}
+
+function targetOf(e: OutboxEntry): { target: string; payload: unknown } {
+  switch (e.kind) {
+    case "mqtt":
+      return { target: e.topic, payload: e.payload };
+    case "nudge":
+      return { target: e.event.event_type, payload: e.event };
+    case "webhook":
+      return { target: e.webhookId, payload: e.message };
+  }
 }

@@ -1,12 +1,11 @@
 import { min } from "drizzle-orm";
 import type { Database, Db } from "../db/database.ts";
 import { outbox } from "../db/schema.ts";
-import type { Backoff } from "../lib/backoff.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Platform } from "../platform/ports.ts";
 import { OUTBOX_CHANNEL } from "./enqueue.ts";
-import { eligible, OUTBOX_RELAY_ERRORS, relayOutboxOnce } from "./relay.ts";
+import { eligible, OUTBOX_RELAY_ERRORS, type RelayOptions, relayOutboxOnce } from "./relay.ts";
 
 export type OutboxRelay = {
   /** Run a round now (also what a NOTIFY does). */
@@ -29,18 +28,21 @@ export async function startOutboxRelay({
   pollMs = 5_000,
   batch,
   backoff,
+  webhookBackoff,
   timeoutMs,
+  allowPrivateWebhookTargets,
+  wallClock,
 }: {
   database: Pick<Database, "db" | "listen">;
-  platform: Pick<Platform, "publisher" | "nudging">;
+  platform: Pick<Platform, "publisher" | "nudging" | "webhooks">;
   log: Logger;
   metrics: Metrics;
   now?: () => Date;
   pollMs?: number;
-  batch?: number;
-  backoff?: Backoff;
-  timeoutMs?: number;
-}): Promise<OutboxRelay> {
+} & Pick<
+  RelayOptions,
+  "batch" | "backoff" | "webhookBackoff" | "timeoutMs" | "allowPrivateWebhookTargets" | "wallClock"
+>): Promise<OutboxRelay> {
   const relayLog = log.child({ component: "outbox-relay" });
   let running = true;
   let woken = false;
@@ -82,7 +84,10 @@ export async function startOutboxRelay({
           now,
           batch,
           backoff,
+          webhookBackoff,
           timeoutMs,
+          allowPrivateWebhookTargets,
+          wallClock,
         });
         if (round.claimed > 0) continue;
         wait = await untilNextDue(database.db, now(), pollMs);

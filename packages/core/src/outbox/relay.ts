@@ -22,18 +22,32 @@ export const OUTBOX_RELAY_ERRORS = "flexibility_outbox_relay_errors_total";
 
 /** Retries of a delivery: 1 s after the first failure, doubling, at most a minute apart; no jitter. */
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 60_000 };
+/**
+ * Retries of a webhook delivery: 5 s after the first failure, doubling, at most an hour apart — a
+ * receiver that is down for a day is tried some 35 times, not 1,440 (it is disabled after 24 h).
+ */
+export const WEBHOOK_BACKOFF: Backoff = { baseMs: 5_000, maxMs: 3_600_000 };
 
 export type RelayOptions = {
   db: Db;
-  platform: Pick<Platform, "publisher" | "nudging">;
+  platform: Pick<Platform, "publisher" | "nudging" | "webhooks">;
   log: Logger;
   metrics: Metrics;
+  /** The domain clock: when entries are due, back-off, and how long a webhook has been failing. */
   now: () => Date;
   /** Entries claimed per round. */
   batch?: number;
   backoff?: Backoff;
+  webhookBackoff?: Backoff;
   /** One delivery may take this long before it counts as a retryable failure (ms). */
   timeoutMs?: number;
+  /** CELINE_ENV=dev: webhooks may go to http and private addresses (CoreConfig's rule). Default false. */
+  allowPrivateWebhookTargets?: boolean;
+  /**
+   * Real time, for the `webhook-timestamp` a receiver checks against its own clock (default the
+   * system's): a simulated domain clock must not make every signature look stale.
+   */
+  wallClock?: () => Date;
 };
 
 export type RelayRound = {
@@ -91,14 +105,21 @@ async function claim(db: Db, at: Date, batch: number, timeoutMs: number): Promis
   return rows.sort((a, b) => a.id - b.id);
 }
 
-/** Pending and not queued behind an earlier pending entry of the same commitment. */
+/**
+ * Pending and not queued behind an earlier pending entry of the same commitment on the same channel.
+ * MQTT events and nudges of a commitment form one channel; each webhook subscription is a channel of
+ * its own, so a receiver that is down holds up neither a member's reminder nor another receiver.
+ */
 export function eligible() {
   return and(
     eq(outbox.status, "pending"),
     sql`(${outbox.commitmentId} is null or not exists (
       select 1 from flexibility_outbox earlier
       where earlier.commitment_id = ${outbox.commitmentId}
-        and earlier.id < ${outbox.id} and earlier.status = 'pending'))`,
+        and earlier.id < ${outbox.id} and earlier.status = 'pending'
+        and case when ${outbox.kind} = 'webhook'
+          then earlier.kind = 'webhook' and earlier.target = ${outbox.target}
+          else earlier.kind <> 'webhook' end))`,
   );
 }
 
@@ -119,7 +140,11 @@ async function record(opts: RelayOptions, entry: Entry, outcome: Exclude<Outcome
   );
   switch (outcome.kind) {
     case "retry": {
-      const delay = backoffDelay(entry.attempts, opts.backoff ?? DEFAULT_BACKOFF);
+      const backoff =
+        entry.kind === "webhook"
+          ? (opts.webhookBackoff ?? WEBHOOK_BACKOFF)
+          : (opts.backoff ?? DEFAULT_BACKOFF);
+      const delay = backoffDelay(entry.attempts, backoff);
       metrics.inc(OUTBOX_RETRIED, labels);
       log.warn("outbox: delivery failed; will retry", {
         ...fields,
@@ -154,7 +179,8 @@ async function record(opts: RelayOptions, entry: Entry, outcome: Exclude<Outcome
   }
 }
 
-/** MQTT topics carry a user id: label by the topic's family, not the full topic. */
+/** MQTT topics carry a user id, webhook targets are subscriptions: label by family, not the full target. */
 function metricTarget(entry: Entry): string {
+  if (entry.kind === "webhook") return "webhook";
   return entry.kind === "mqtt" ? entry.target.split("/").slice(0, 3).join("/") : entry.target;
 }

@@ -13,5 +13,7 @@ export type {
   Registry,
   RegistryCommunity,
   RegistryMember,
+  WebhookRequest,
+  WebhookSender,
 } from "./ports.ts";
 export { unconfiguredPlatform } from "./unconfigured.ts";

@@ -1,4 +1,4 @@
-// Ports to the platform services we call (PLATFORM §3–§6). Core verbs depend on these types only;
+// Ports to the platform services we call (PLATFORM §3–§6), and to integrators' webhook receivers. Core verbs depend on these types only;
 // adapters (HTTP clients, the MQTT publisher) implement them outside the verbs, and tests wire
 // them to the contract fakes. Every adapter throws UpstreamError naming the service on failure.
 
@@ -73,9 +73,33 @@ export type Publisher = {
   publish(topic: string, payload: unknown): Promise<void>;
 };
 
+/** One webhook delivery as it goes on the wire: the body is sent as it is (its bytes are signed). */
+export type WebhookRequest = {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The whole exchange may take this long (ms). */
+  timeoutMs: number;
+};
+
+/**
+ * Talks to integrators' webhook receivers. Which targets are allowed is core's rule (it resolves a
+ * host through `resolve` before each delivery); the adapter only resolves and sends.
+ */
+export type WebhookSender = {
+  /** Every address the host name resolves to (A and AAAA); UpstreamError when it does not resolve. */
+  resolve(hostname: string): Promise<string[]>;
+  /**
+   * One POST; the receiver's status, whatever it is (redirects are answered, never followed).
+   * UpstreamError on a network failure or timeout.
+   */
+  post(request: WebhookRequest): Promise<{ status: number }>;
+};
+
 export type Platform = {
   dt: DigitalTwin;
   nudging: Nudging;
   registry: Registry;
   publisher: Publisher;
+  webhooks: WebhookSender;
 };

@@ -18,4 +18,5 @@ export const unconfiguredPlatform: Platform = {
   nudging: { ingest: fail("nudging") },
   registry: { communities: fail("rec-registry"), members: fail("rec-registry") },
   publisher: { publish: fail("mqtt") },
+  webhooks: { resolve: fail("webhook"), post: fail("webhook") },
 };

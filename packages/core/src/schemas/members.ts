@@ -34,8 +34,10 @@ export const MemberErasure = z
     calendar_tokens: Erased.meta({
       description: "0 or 1: their calendar feed's secret (its URL stops working)",
     }),
+    webhooks: Erased.meta({ description: "Their webhook subscriptions (nothing more is sent to them)" }),
     outbox: Erased.meta({
-      description: "Pending and past side effects about them (MQTT events, nudges, held reminders)",
+      description:
+        "Pending and past side effects about them (MQTT events, nudges, held reminders, webhook deliveries)",
     }),
   })
   .meta({

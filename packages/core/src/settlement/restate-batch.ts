@@ -1,4 +1,5 @@
 import type { Ctx } from "../context.ts";
+import { enqueueCommitmentEventsOf } from "../webhooks/events.ts";
 import { gather, type Run } from "./evidence.ts";
 import { canonical, differs, inputsOf, judge, toWrite } from "./judge.ts";
 import { claimRestatable, type Key, type SettlementWrite, touchInputs, writeSettlements } from "./queries.ts";
@@ -48,6 +49,11 @@ export async function restateBatch(
   }
   await touchInputs(tx, touched);
   await writeSettlements(tx, writes, run.now);
+  await enqueueCommitmentEventsOf(
+    tx,
+    "commitment.restated",
+    writes.map((w) => w.id),
+  );
   summary.restated += writes.length;
   for (const w of writes) tx.metrics.inc("flexibility_restatements_total", { outcome: w.outcome });
   return keyOf(rows);

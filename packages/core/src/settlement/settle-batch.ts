@@ -1,6 +1,7 @@
 import type { Ctx } from "../context.ts";
 import type { CommitmentRow } from "../db/schema.ts";
 import { enqueue } from "../outbox/enqueue.ts";
+import { enqueueCommitmentEventsOf } from "../webhooks/events.ts";
 import type { Verdict } from "./decide.ts";
 import { type Gathered, gather, groupBy, type History, type Run } from "./evidence.ts";
 import { inputsOf, judge, type Settled, toWrite } from "./judge.ts";
@@ -49,6 +50,11 @@ export async function settleBatch(
       const row = byId.get(w.id);
       return row ? [settledNudge(w, row, run)] : [];
     }),
+  );
+  await enqueueCommitmentEventsOf(
+    tx,
+    "commitment.settled",
+    writes.map((w) => w.id),
   );
   return keyOf(rows);
 }

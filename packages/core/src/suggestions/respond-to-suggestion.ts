@@ -1,15 +1,18 @@
 import { and, eq, sql } from "drizzle-orm";
 import { authorize } from "../authorize.ts";
 import { blockingCommitment, overlapConflict } from "../commitments/live-conflict.ts";
+import { liveCommitmentRow } from "../commitments/live-row.ts";
+import { toCommitmentOut } from "../commitments/out.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import type { Db } from "../db/database.ts";
-import { type CommitmentRow, commitments, outbox } from "../db/schema.ts";
+import { type CommitmentRow, commitments, outbox, webhooks } from "../db/schema.ts";
 import { ConflictError } from "../errors.ts";
 import { type CommitmentForEntries, commitmentEntries } from "../outbox/commitment-entries.ts";
 import { outboxRowsOf } from "../outbox/enqueue.ts";
 import { wakeOutbox } from "../outbox/wake.ts";
 import { RespondInput, type RespondOut, SuggestionIdParam } from "../schemas/suggestions.ts";
 import { parseInput } from "../validate.ts";
+import { webhookMessage } from "../webhooks/message.ts";
 import { assertOpen, findWindow, type PublishedWindow, type WindowHint } from "./find-window.ts";
 
 /**
@@ -22,7 +25,7 @@ import { assertOpen, findWindow, type PublishedWindow, type WindowHint } from ".
  * Accepted: 409 when the window has ended or overlaps another live commitment of the member (the
  * exclusion constraint decides, so of concurrent overlapping accepts exactly one wins). Idempotent:
  * a live commitment for the window is returned as it is. The commitment and its side effects (MQTT
- * event, confirmation nudge, held reminder) commit together.
+ * event, confirmation nudge, held reminder, `commitment.created` webhooks) commit together.
  *
  * Declined: a `rejected` row with estimate 0, no events; 409 while the member holds a live
  * commitment for the window (they cancel it instead).
@@ -86,7 +89,7 @@ async function accept(ctx: Ctx, owner: string, hint: WindowHint): Promise<Respon
 }
 
 /**
- * The commitment and its outbox entries (MQTT event, confirmation, held reminder) in ONE
+ * The commitment and its outbox entries (MQTT event, confirmation, held reminder, webhooks) in ONE
  * statement — one implicit transaction, one round trip instead of four: the outbox rows are
  * inserted only if the commitment row was (a data-modifying CTE). Null when the member already holds
  * a live commitment for the window or one overlapping it.
@@ -97,12 +100,13 @@ async function insertCommitment(
   owner: string,
   now: Date,
 ): Promise<CommitmentForEntries | null> {
-  const commitment = {
+  const commitment = liveCommitmentRow({
     id: crypto.randomUUID(),
     ...answerColumns(window, owner, now),
     rewardPointsEstimated: window.rewardPoints,
-  };
+  });
   const rows = outboxRowsOf(commitmentEntries(commitment, ctx.config, now), now);
+  const created = webhookMessage("commitment.created", toCommitmentOut(commitment), now);
   const inserted = ctx.db.$with("inserted").as(
     ctx.db
       .insert(commitments)
@@ -125,8 +129,20 @@ async function insertCommitment(
       where exists (select 1 from inserted)
       returning 1 as n`,
   );
+  // commitment.created to the member's own webhook subscriptions and their community's.
+  const hooked = ctx.db.$with("hooked", { n: sql<number>`n` }).as(
+    sql`insert into ${outbox} (kind, target, payload, commitment_id, due_at, next_attempt_at)
+      select 'webhook', w.id::text, ${JSON.stringify(created)}::jsonb, ${commitment.id}::uuid,
+        ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+      from ${webhooks} w
+      where exists (select 1 from inserted)
+        and w.disabled_at is null and 'commitment.created' = any(w.events)
+        and (w.user_id = ${owner} or w.community_id = ${commitment.communityId})
+      order by w.id
+      returning 1 as n`,
+  );
   const [row] = await ctx.db
-    .with(inserted, queued)
+    .with(inserted, queued, hooked)
     .select({ id: inserted.id, queued: sql<number>`(select count(*) from queued)::int` })
     .from(inserted);
   if (!row) return null;

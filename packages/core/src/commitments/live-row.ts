@@ -1,0 +1,43 @@
+import type { CommitmentRow } from "../db/schema.ts";
+
+/** What a new live commitment is made of; everything else starts empty. */
+export type LiveCommitmentValues = Pick<
+  CommitmentRow,
+  | "id"
+  | "userId"
+  | "suggestionId"
+  | "communityId"
+  | "deviceId"
+  | "periodStart"
+  | "periodEnd"
+  | "committedAt"
+  | "createdAt"
+  | "origin"
+  | "noticeAt"
+  | "rewardPointsEstimated"
+> &
+  Partial<Pick<CommitmentRow, "suggestionType">>;
+
+/**
+ * A new live commitment, every column spelled out, so that what the events of a commitment say is
+ * what is inserted (written before the insert, in the same statement).
+ */
+export function liveCommitmentRow(values: LiveCommitmentValues): CommitmentRow {
+  return {
+    suggestionType: "shift-consumption",
+    settledAt: null,
+    remindedAt: null,
+    status: "committed",
+    rewardPointsActual: null,
+    actualKwh: null,
+    baselineKwh: null,
+    baselineDays: null,
+    deliveredKwh: null,
+    settlementOutcome: null,
+    settlementPointsPerKwh: null,
+    settlementBonusPct: null,
+    settlementRevision: 0,
+    settlementRaw: null,
+    ...values,
+  };
+}
