@@ -51,7 +51,9 @@ export function parseEdgeEnv(bindings: Record<string, unknown>): EdgeEnv {
  */
 export function createEdgeApp(env: EdgeEnv, database: EdgeDatabase) {
   const telemetry = createTelemetry(env);
-  const policy = env.OPA_URL ? opaPolicy(env.OPA_URL) : compilePolicy(BUNDLED_POLICIES, "the bundle");
+  const policy = env.OPA_URL
+    ? opaPolicy(env.OPA_URL, telemetry.log)
+    : compilePolicy(BUNDLED_POLICIES, "the bundle", telemetry.log);
   const problems = startProblems(env, policy, telemetry.log);
   if (problems.length > 0) {
     throw new Error(`refusing to serve outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { type LogSink, type OutboxRelay, type Platform, startOutboxRelay } from "@celine/core";
 import { type Database, openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
-import { coreConfigOf } from "@celine/platform/env";
 import { composeApp, createTelemetry, startProblems } from "./compose.ts";
 import type { ApiEnv } from "./env.ts";
 import { loadPolicy } from "./lib/policy.ts";
@@ -45,7 +44,7 @@ export async function assemble(
 ): Promise<Server> {
   const telemetry = createTelemetry(env, opts.sink);
   const { log, metrics } = telemetry;
-  const policy = await loadPolicy({ dir: env.POLICY_DIR, opaUrl: env.OPA_URL });
+  const policy = await loadPolicy({ dir: env.POLICY_DIR, opaUrl: env.OPA_URL, log });
   const problems = startProblems(env, policy, log);
   const database = await openDatabase({
     url: env.DATABASE_URL,
@@ -67,14 +66,7 @@ export async function assemble(
   });
   let relay: OutboxRelay | null = null;
   if (opts.relay && platform && problems.length === 0) {
-    relay = await startOutboxRelay({
-      database,
-      platform,
-      log,
-      metrics,
-      now: opts.now,
-      allowPrivateWebhookTargets: coreConfigOf(env).allowPrivateWebhookTargets,
-    });
+    relay = await startOutboxRelay({ database, platform, log, metrics, now: opts.now });
   }
   return {
     app,

@@ -183,7 +183,12 @@ describe("errors", () => {
 
 describe("CELINE_PUBLIC_URL (where the calendar feed's URL points)", () => {
   const publicUrl = (env: Env) => coreConfigOf(parseApiEnv(env)).publicUrl;
-  const LOADED = { loaded: true, detail: "loaded", authorizer: async () => ({ allow: false, reason: "-" }) };
+  const LOADED = {
+    loaded: true,
+    detail: "loaded",
+    authorizer: async () => ({ allow: false, reason: "-" }),
+    probe: async () => true,
+  };
   const startProblemsOf = (env: Env) =>
     startProblems(parseApiEnv(env), LOADED, createLogger({ level: "silent" }));
 

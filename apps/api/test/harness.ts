@@ -23,10 +23,11 @@ export async function createHarness(
   // A function override sees the issuer first: platform adapters and fakes need its URL and keys.
   const extra = typeof overrides === "function" ? await overrides(issuer) : overrides;
   const database: Database = await createTestDatabase();
-  const policy = await loadPolicy({ dir: POLICY_DIR });
-  if (!policy.loaded) throw new Error(policy.detail);
   const logs: LogRecord[] = [];
   const sink = (record: LogRecord) => logs.push(record);
+  const log = createLogger({ level: "debug", sink, fields: { logger: "app" } });
+  const policy = await loadPolicy({ dir: POLICY_DIR, log });
+  if (!policy.loaded) throw new Error(policy.detail);
   const deps: AppDeps = {
     database,
     authorizer: policy.authorizer,
@@ -37,7 +38,7 @@ export async function createHarness(
       audience: issuer.audience,
       cooldownMs: 0,
     }),
-    log: createLogger({ level: "debug", sink, fields: { logger: "app" } }),
+    log,
     audit: createLogger({ level: "info", sink, fields: { logger: "audit" } }),
     core: DEFAULT_CORE_CONFIG,
     jwtHeaderName: "x-auth-request-access-token",

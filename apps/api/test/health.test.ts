@@ -68,7 +68,7 @@ describe("errors", () => {
     const ready = await unloaded.call("GET", "/ready");
     expect(ready.status, ready.text).toBe(503);
     expect(ready.json.checks.policy.ok).toBe(false);
-    expect(ready.json.checks.policy.detail).toContain("did not load");
+    expect(ready.json.checks.policy.detail).toBe("not loaded");
     expect(ready.json.checks.database.ok).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // Client of an OPA sidecar's Data API (POST /v1/data/{path}). Uses only fetch, AbortController and timers,
-// so it runs on Bun, Node and Cloudflare Workers. Every failure denies with a reason; it never throws.
+// so it runs on Bun, Node and Cloudflare Workers. Every failure denies with a reason (and `failed`);
+// it never throws.
 import type { Decider } from "./decider.ts";
 import { messageOf } from "./errors.ts";
 import type { Decision } from "./policy.ts";
@@ -16,19 +17,20 @@ export type OpaDeciderOptions = {
 
 export const DEFAULT_OPA_TIMEOUT_MS = 500;
 
-function deny(reason: string): Decision {
-  return { allow: false, reason };
+/** No decision could be made: OPA unreachable, slow, failing, or answering something else than a decision. */
+function fail(reason: string): Decision {
+  return { allow: false, reason, failed: true };
 }
 
 function readDecision(body: unknown): Decision {
   if (typeof body !== "object" || body === null || !("result" in body)) {
-    return deny("opa: result is undefined");
+    return fail("opa: result is undefined");
   }
   const result = (body as { result: unknown }).result;
-  if (typeof result !== "object" || result === null) return deny("opa: result is not an object");
+  if (typeof result !== "object" || result === null) return fail("opa: result is not an object");
   const { allow, reason } = result as { allow?: unknown; reason?: unknown };
   // Only the boolean true grants; a string "true" or 1 is a policy bug and must not open the door.
-  if (allow !== true && allow !== false && allow !== undefined) return deny("opa: allow is not a boolean");
+  if (allow !== true && allow !== false && allow !== undefined) return fail("opa: allow is not a boolean");
   const granted = allow === true;
   if (typeof reason === "string") return { allow: granted, reason };
   return {
@@ -56,17 +58,17 @@ export function createOpaDecider(opts: OpaDeciderOptions): Decider {
           body: JSON.stringify({ input }),
           signal: controller.signal,
         });
-        if (!res.ok) return deny(`opa: http ${res.status}`);
+        if (!res.ok) return fail(`opa: http ${res.status}`);
         let body: unknown;
         try {
           body = JSON.parse(await res.text());
         } catch {
-          return deny("opa: malformed JSON response");
+          return fail("opa: malformed JSON response");
         }
         return readDecision(body);
       } catch (e) {
-        if (timedOut) return deny(`opa: timed out after ${timeoutMs} ms`);
-        return deny(`opa: request failed: ${messageOf(e)}`);
+        if (timedOut) return fail(`opa: timed out after ${timeoutMs} ms`);
+        return fail(`opa: request failed: ${messageOf(e)}`);
       } finally {
         clearTimeout(timer);
       }

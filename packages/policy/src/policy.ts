@@ -5,7 +5,11 @@ import { Evaluator, type Frame } from "./eval.ts";
 import { parseModule, parseQuery, parseTermSource } from "./parser.ts";
 import { fromJson, type Value } from "./values.ts";
 
-export type Decision = { allow: boolean; reason: string };
+/**
+ * `failed`: no decision could be made (an evaluation error, a missing package, OPA unreachable or
+ * answering nonsense) — a denial all the same, whose `reason` says why for the operator's log.
+ */
+export type Decision = { allow: boolean; reason: string; failed?: true };
 
 export type PolicyModule = { path: string; source: string };
 
@@ -108,7 +112,7 @@ export class CompiledPolicy {
   decide(entrypoint: string, input: unknown): Decision {
     try {
       const node = findNode(this.root, entrypoint.split("."));
-      if (!node) return { allow: false, reason: `no such package ${entrypoint}` };
+      if (!node) return { allow: false, reason: `no such package ${entrypoint}`, failed: true };
       const allowRule = node.rules.get("allow");
       if (allowRule?.kind !== "complete") return { allow: false, reason: "allow is undefined" };
       const ev = this.createEvaluator(input === undefined ? undefined : fromJson(input), {});
@@ -116,12 +120,12 @@ export class CompiledPolicy {
       try {
         allowValue = ev.ruleValue(allowRule);
       } catch (e) {
-        return { allow: false, reason: `policy error: ${messageOf(e)}` };
+        return { allow: false, reason: `policy error: ${messageOf(e)}`, failed: true };
       }
       const allow = allowValue === true;
       return { allow, reason: this.decideReason(node, ev, allow, allowValue) };
     } catch (e) {
-      return { allow: false, reason: `policy error: ${messageOf(e)}` };
+      return { allow: false, reason: `policy error: ${messageOf(e)}`, failed: true };
     }
   }
 

@@ -33,7 +33,11 @@ describe("decide()", () => {
 
   test("a missing package denies with 'no such package'", () => {
     const p = compilePolicies([{ path: "p.rego", source: "package t\nallow := true" }]);
-    expect(p.decide("other.pkg", {})).toEqual({ allow: false, reason: "no such package other.pkg" });
+    expect(p.decide("other.pkg", {})).toEqual({
+      allow: false,
+      reason: "no such package other.pkg",
+      failed: true,
+    });
   });
 
   test("an evaluation error in allow denies with 'policy error'", () => {
@@ -41,12 +45,17 @@ describe("decide()", () => {
     expect(d.allow).toBe(false);
     expect(d.reason).toContain("policy error");
     expect(d.reason).toContain("complete rules must not produce multiple outputs");
+    expect(d.failed).toBe(true);
   });
 
   test("an exhausted step budget denies", () => {
     const src = "package t\nallow if {\n  some i in numbers.range(1, 100000)\n  i < 0\n}";
     const d = decideWith(src, {}, 1000);
-    expect(d).toEqual({ allow: false, reason: expect.stringContaining("step budget of 1000 exhausted") });
+    expect(d).toEqual({
+      allow: false,
+      reason: expect.stringContaining("step budget of 1000 exhausted"),
+      failed: true,
+    });
     expect(decideWith(src, {}, 1_000_000).reason).toBe("allow is undefined");
   });
 

@@ -82,13 +82,18 @@ describe("createOpaDecider", () => {
     await expect(d.decide(serviceRead)).resolves.toEqual({
       allow: false,
       reason: "opa: timed out after 50 ms",
+      failed: true,
     });
     expect(performance.now() - started).toBeLessThan(250);
   });
 
   test("a 500 denies", async () => {
     const d = createOpaDecider({ url, path: "broken" });
-    await expect(d.decide(serviceRead)).resolves.toEqual({ allow: false, reason: "opa: http 500" });
+    await expect(d.decide(serviceRead)).resolves.toEqual({
+      allow: false,
+      reason: "opa: http 500",
+      failed: true,
+    });
   });
 
   test("malformed JSON denies", async () => {
@@ -96,14 +101,16 @@ describe("createOpaDecider", () => {
     await expect(d.decide(serviceRead)).resolves.toEqual({
       allow: false,
       reason: "opa: malformed JSON response",
+      failed: true,
     });
   });
 
-  test("an undefined result denies", async () => {
+  test("an undefined result denies (a failure: OPA has no such document; an undefined allow is a denial)", async () => {
     const d = createOpaDecider({ url, path: "missing" });
     await expect(d.decide(serviceRead)).resolves.toEqual({
       allow: false,
       reason: "opa: result is undefined",
+      failed: true,
     });
     const empty = createOpaDecider({ url, path: "empty" });
     await expect(empty.decide(serviceRead)).resolves.toEqual({ allow: false, reason: "allow is undefined" });
@@ -114,6 +121,7 @@ describe("createOpaDecider", () => {
     await expect(d.decide(serviceRead)).resolves.toEqual({
       allow: false,
       reason: "opa: allow is not a boolean",
+      failed: true,
     });
   });
 
@@ -125,6 +133,7 @@ describe("createOpaDecider", () => {
     const out = await d.decide(serviceRead);
     expect(out.allow).toBe(false);
     expect(out.reason).toStartWith("opa: request failed");
+    expect(out.failed).toBe(true);
   });
 
   test("an injected fetch that throws synchronously denies", async () => {
@@ -138,6 +147,7 @@ describe("createOpaDecider", () => {
     await expect(d.decide(serviceRead)).resolves.toEqual({
       allow: false,
       reason: "opa: request failed: no network",
+      failed: true,
     });
   });
 });

@@ -6,8 +6,11 @@ import type { TokenVerifier } from "./identity.ts";
 export type AppDeps = {
   database: Pick<Database, "db" | "ping">;
   authorizer: Authorizer;
-  /** Whether the policy bundle loaded; /ready reports it. */
-  policy: { loaded: boolean; detail: string };
+  /**
+   * Whether the policy bundle loaded, and a probe of whether it can decide now (absent: `loaded`
+   * alone); /ready reports both. `detail` (paths, URLs) is for logs, never served.
+   */
+  policy: { loaded: boolean; detail: string; probe?: () => Promise<boolean> };
   verifier: TokenVerifier;
   log: Logger;
   /** The dedicated audit logger: one line per refusal and per erasure of a member's data. */

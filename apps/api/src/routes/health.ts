@@ -1,3 +1,4 @@
+import { type Logger, withTimeout } from "@celine/core";
 import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
 import type { AppDeps, AppEnv } from "../lib/app-env.ts";
 import { createRouter } from "./openapi.ts";
@@ -24,7 +25,7 @@ const ready = createRoute({
   method: "get",
   path: "/ready",
   tags: ["operations"],
-  summary: "Readiness: database reachable and policy loaded (no token)",
+  summary: "Readiness: database reachable and the policy deciding (no token)",
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: Readiness } } },
     503: { description: "Not ready", content: { "application/json": { schema: Readiness } } },
@@ -41,17 +42,24 @@ const metrics = createRoute({
   },
 });
 
+/** How long /ready waits for each check: a probe that cannot answer by then has failed. */
+const READY_CHECK_MS = 3_000;
+
 export function healthRoutes(deps: AppDeps) {
   const readyHandler: RouteHandler<typeof ready, AppEnv> = async (c) => {
-    // /ready needs no token: the driver's message (hosts, user names) goes to the log, not the answer.
-    const database = await deps.database.ping().then(
-      () => ({ ok: true, detail: "reachable" }),
-      (error: unknown) => {
-        (c.get("log") ?? deps.log).warn("readiness: database unreachable", { error });
-        return { ok: false, detail: "unreachable" };
-      },
-    );
-    const policy = { ok: deps.policy.loaded, detail: deps.policy.detail };
+    // /ready needs no token: what went wrong (hosts, user names, paths, URLs) goes to the log, the
+    // answer says only which check failed.
+    const log = c.get("log") ?? deps.log;
+    const [database, policy] = await Promise.all([
+      withTimeout(deps.database.ping(), READY_CHECK_MS, "database ping").then(
+        () => ({ ok: true, detail: "reachable" }),
+        (error: unknown) => {
+          log.warn("readiness: database unreachable", { error });
+          return { ok: false, detail: "unreachable" };
+        },
+      ),
+      policyCheck(deps, log),
+    ]);
     const ok = database.ok && policy.ok;
     return c.json(
       { status: ok ? ("ok" as const) : ("unavailable" as const), checks: { database, policy } },
@@ -64,4 +72,18 @@ export function healthRoutes(deps: AppDeps) {
     .openapi(metrics, (c) =>
       c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
     );
+}
+
+/** The policy loaded and a decision made now (OPA reachable, the evaluator answering). */
+async function policyCheck(deps: AppDeps, log: Logger): Promise<{ ok: boolean; detail: string }> {
+  if (!deps.policy.loaded) {
+    log.warn("readiness: policy not loaded", { detail: deps.policy.detail });
+    return { ok: false, detail: "not loaded" };
+  }
+  const probe = deps.policy.probe;
+  if (!probe) return { ok: true, detail: "loaded" };
+  const decides = await withTimeout(probe(), READY_CHECK_MS, "policy probe").catch(() => false);
+  if (decides) return { ok: true, detail: "evaluated" };
+  log.warn("readiness: the policy could not be evaluated", { detail: deps.policy.detail });
+  return { ok: false, detail: "cannot be evaluated" };
 }
