@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type LogSink, type OutboxRelay, type Platform, startOutboxRelay } from "@celine/core";
 import { type Database, openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
+import { coreConfigOf } from "@celine/platform/env";
 import { composeApp, createTelemetry, startProblems } from "./compose.ts";
 import type { ApiEnv } from "./env.ts";
 import { loadPolicy } from "./lib/policy.ts";
@@ -66,7 +67,14 @@ export async function assemble(
   });
   let relay: OutboxRelay | null = null;
   if (opts.relay && platform && problems.length === 0) {
-    relay = await startOutboxRelay({ database, platform, log, metrics, now: opts.now });
+    relay = await startOutboxRelay({
+      database,
+      platform,
+      log,
+      metrics,
+      now: opts.now,
+      allowPrivateWebhookTargets: coreConfigOf(env).allowPrivateWebhookTargets,
+    });
   }
   return {
     app,
