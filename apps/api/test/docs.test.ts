@@ -19,6 +19,10 @@ const OPERATIONS: [method: string, path: string, statuses: number[]][] = [
   ["delete", "/api/members/{user_id}", [200, 401, 403, 422]],
   ["post", "/api/calendar/token", [201, 401, 403]],
   ["get", "/api/calendar/{feed}", [200, 304, 404, 429]],
+  ["post", "/api/webhooks", [201, 401, 403, 409, 413, 415, 422]],
+  ["get", "/api/webhooks", [200, 401, 403]],
+  ["delete", "/api/webhooks/{id}", [204, 401, 403, 404, 422]],
+  ["post", "/api/webhooks/{id}/test", [202, 401, 403, 404, 409, 422]],
   ["get", "/health", [200]],
   ["get", "/ready", [200, 503]],
 ];

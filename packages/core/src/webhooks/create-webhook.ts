@@ -1,7 +1,8 @@
 import { and, count, eq, sql } from "drizzle-orm";
+import { refuse } from "../authorize.ts";
 import { type Ctx, withTransaction } from "../context.ts";
 import { webhooks } from "../db/schema.ts";
-import { ConflictError, ForbiddenError, ValidationError } from "../errors.ts";
+import { ConflictError, ValidationError } from "../errors.ts";
 import { messageOf } from "../lib/message-of.ts";
 import {
   CreateWebhookInput,
@@ -32,7 +33,9 @@ export async function createWebhook({
   const data = parseInput(CreateWebhookInput, input);
   const communityId = data.community_id ?? null;
   if (owner.kind === "member" && communityId !== null) {
-    throw new ForbiddenError(
+    throw refuse(
+      ctx,
+      "webhook",
       "a participant subscribes to their own events; only a service with flexibility.admin subscribes to a community",
     );
   }
@@ -57,7 +60,10 @@ export async function createWebhook({
       : and(eq(webhooks.createdBy, row.createdBy), eq(webhooks.communityId, communityId ?? ""));
   const created = await withTransaction(ctx, async (tx) => {
     // Concurrent creates of one owner count one after the other: the limit holds.
-    const key = `flexibility_webhooks:${row.userId ?? `${row.createdBy}\u0000${communityId}`}`;
+    const key =
+      row.userId !== null
+        ? `flexibility_webhooks:member:${row.userId}`
+        : `flexibility_webhooks:service:${row.createdBy}:${communityId}`;
     await tx.db.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
     const [held] = await tx.db.select({ n: count() }).from(webhooks).where(scope);
     if ((held?.n ?? 0) >= MAX_WEBHOOKS) {

@@ -1,8 +1,7 @@
 import { and, eq, isNotNull, type SQL } from "drizzle-orm";
-import { authorize } from "../authorize.ts";
+import { authorize, refuse } from "../authorize.ts";
 import type { Ctx } from "../context.ts";
 import { webhooks } from "../db/schema.ts";
-import { ForbiddenError } from "../errors.ts";
 
 /** Whose subscriptions a caller manages: a member's own, or the community ones a service created. */
 export type WebhookOwner = { kind: "member"; userId: string } | { kind: "service"; serviceId: string };
@@ -19,7 +18,7 @@ export async function webhookOwner(ctx: Ctx): Promise<WebhookOwner> {
   });
   if (actor.kind === "participant") return { kind: "member", userId: actor.id };
   if (actor.kind === "service") return { kind: "service", serviceId: actor.id };
-  throw new ForbiddenError("webhook subscriptions belong to a member or a service");
+  throw refuse(ctx, "webhook", "webhook subscriptions belong to a member or a service");
 }
 
 /** The rows `owner` manages: anyone else's subscription is as unknown to them as a missing one. */
