@@ -1,4 +1,6 @@
 import type { Readable } from "node:stream";
+import type { SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { Db } from "./database.ts";
 
 // The drivers underneath drizzle, reached directly for the two hot read paths where drizzle's own
@@ -44,6 +46,17 @@ export async function preparedRows(
   const client = clientOf(db);
   if ("postgres" in client) return await client.postgres.unsafe(text, params, { prepare: true });
   return (await client.pglite.query(text, params, { parsers: TEXT_INSTANTS })).rows;
+}
+
+const dialect = new PgDialect();
+
+/**
+ * A hand-written drizzle `sql` statement run as preparedRows does (named, parsed and planned once per
+ * connection): for reads on a hot path that also serve elsewhere through rowsOf. Root handle only.
+ */
+export async function preparedRowsOf<T>(db: Db, query: SQL): Promise<T[]> {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return (await preparedRows(db, text, params)) as T[];
 }
 
 /**

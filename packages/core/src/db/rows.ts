@@ -10,3 +10,6 @@ export async function rowsOf<T>(db: Db, query: SQL): Promise<T[]> {
   const result: unknown = await db.execute(query);
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
+
+/** How a hand-written statement's rows are read: rowsOf, or preparedRowsOf on a hot path (root handle). */
+export type RowsReader = <T>(db: Db, query: SQL) => Promise<T[]>;

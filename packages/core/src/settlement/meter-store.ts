@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { rowsOf } from "../db/rows.ts";
+import { type RowsReader, rowsOf } from "../db/rows.ts";
 import { meterChunks } from "../db/schema.ts";
 import type { DigitalTwin, RawRow } from "../platform/ports.ts";
 import { parseInstant } from "../time.ts";
@@ -111,8 +111,11 @@ export type MeterStore = {
    * fetch failed, with the error (their rows must wait).
    */
   prepare(tx: Ctx, needs: MeterNeed[]): Promise<Map<string, unknown>>;
-  /** Make the stored readings of every need available to `readingAt`, without asking the DT. */
-  load(tx: Ctx, needs: Pick<MeterNeed, "device" | "at">[]): Promise<void>;
+  /**
+   * Make the stored readings of every need available to `readingAt`, without asking the DT (`read`:
+   * preparedRowsOf on a hot path, with the root handle).
+   */
+  load(tx: Ctx, needs: Pick<MeterNeed, "device" | "at">[], read?: RowsReader): Promise<void>;
   readingAt(device: string): ReadingAt;
   /** Forget what the last prepare loaded (between batches). */
   release(): void;
@@ -206,6 +209,7 @@ export function createMeterStore({
     tx: Ctx,
     devices: string[],
     wanted: Map<string, { starts: Set<number> }>,
+    read: RowsReader = rowsOf,
   ): Promise<void> {
     const pairs = devices.flatMap((device) =>
       [...(wanted.get(device)?.starts ?? [])]
@@ -218,7 +222,7 @@ export function createMeterStore({
     const [single] = devices;
     // One device (a member's targets, a commitment's progress): one index range of its key, with a
     // small parameter; several (a settlement batch): the pairs as one JSON parameter.
-    const rows = await rowsOf<{
+    const rows = await read<{
       device_id: string;
       start: number;
       values: (number | null)[];
@@ -267,14 +271,14 @@ export function createMeterStore({
 
   return {
     prepare,
-    async load(tx, needs) {
+    async load(tx, needs, read) {
       const wanted = new Map<string, { starts: Set<number> }>();
       for (const need of needs) {
         const entry = wanted.get(need.device) ?? { starts: new Set<number>() };
         for (const at of need.at) entry.starts.add(Math.floor(at / chunkMs) * chunkMs);
         wanted.set(need.device, entry);
       }
-      if (wanted.size > 0) await load(tx, [...wanted.keys()], wanted);
+      if (wanted.size > 0) await load(tx, [...wanted.keys()], wanted, read);
     },
     readingAt(device) {
       const chunks = loaded.get(device);

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { rowsOf } from "../db/rows.ts";
+import { type RowsReader, rowsOf } from "../db/rows.ts";
 import {
   type CommitmentRow,
   commitments as c,
@@ -83,8 +83,14 @@ function afterKey(after: Key | null) {
 export type HeldWindow = { id: string; userId: string; start: number; end: number };
 
 /** Live and settled windows of these members overlapping [from, to): baseline days avoid them. */
-export async function heldWindows(tx: Ctx, members: string[], from: Date, to: Date): Promise<HeldWindow[]> {
-  return rowsOf<HeldWindow>(
+export async function heldWindows(
+  tx: Ctx,
+  members: string[],
+  from: Date,
+  to: Date,
+  read: RowsReader = rowsOf,
+): Promise<HeldWindow[]> {
+  return read<HeldWindow>(
     tx.db,
     sql`select id::text as id, user_id as "userId",
           (extract(epoch from period_start) * 1000)::float8 as start,
@@ -106,8 +112,9 @@ export async function weekOutcomes(
   members: string[],
   timeZone: string,
   before: Date,
+  read: RowsReader = rowsOf,
 ): Promise<WeekOutcome[]> {
-  return rowsOf<WeekOutcome>(
+  return read<WeekOutcome>(
     tx.db,
     sql`select user_id as "userId",
           to_char(date_trunc('week', period_start at time zone ${timeZone}), 'YYYY-MM-DD') as week,

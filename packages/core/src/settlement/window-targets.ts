@@ -1,4 +1,5 @@
 import type { Ctx } from "../context.ts";
+import { preparedRowsOf } from "../db/direct.ts";
 import type { SuggestionTarget } from "../schemas/suggestions.ts";
 import { intervalsOf } from "./baseline.ts";
 import { type Context, instantsRead } from "./decide.ts";
@@ -21,18 +22,21 @@ export type ListedWindow = { id: string; start: Date; end: Date };
  * out), from the readings we hold for their device: one query loads the stored chunks every window's
  * baseline reads; when any is stored, two more (side by side) their held windows (event days) and
  * their weeks (the streak). Never the DT: settlement runs, progress refreshes and the back-fill fill
- * the store.
+ * the store. `ctx` holds the root database handle (no transaction): the reads are named prepared
+ * statements.
  */
 export async function targetsFor(
-  tx: Ctx,
+  ctx: Ctx,
   { userId, deviceId, windows }: { userId: string; deviceId: string; windows: ListedWindow[] },
 ): Promise<Map<string, SuggestionTarget>> {
   const targets = new Map<string, SuggestionTarget>();
   if (windows.length === 0) return targets;
-  const context = settlementContext(tx);
+  const context = settlementContext(ctx);
   const at = windows.flatMap((w) => instantsRead(intervalsOf(w, context.intervalMs), context));
-  const store = createMeterStore({ gate: LOAD_ONLY, now: tx.now(), horizonMs: 0 });
-  await store.load(tx, [{ device: deviceId, at }]);
+  const store = createMeterStore({ gate: LOAD_ONLY, now: ctx.now(), horizonMs: 0 });
+  // The hottest read of a listing: named prepared statements (the listing's transaction is over, so
+  // this is the root handle).
+  await store.load(ctx, [{ device: deviceId, at }], preparedRowsOf);
   const readingAt = store.readingAt(deviceId);
   // Nothing stored for these windows' days: no baseline, and no need to ask about history.
   if (!at.some((instant) => readingAt(instant) !== null)) return targets;
@@ -42,8 +46,8 @@ export async function targetsFor(
   );
   const to = new Date(Math.max(...windows.map((w) => w.end.getTime())));
   const [held, streak] = await Promise.all([
-    heldWindows(tx, [userId], from, to),
-    streakInForce(tx, userId, isoWeekOf(context.clock.local(tx.now()).date)),
+    heldWindows(ctx, [userId], from, to, preparedRowsOf),
+    streakInForce(ctx, userId, isoWeekOf(context.clock.local(ctx.now()).date), preparedRowsOf),
   ]);
   const heldAt = heldAtOf(held, "");
   for (const window of windows) {
