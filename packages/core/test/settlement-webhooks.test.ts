@@ -177,7 +177,14 @@ describe("settlement run", () => {
     const verify = (secret: string, path: string) =>
       receiver.received
         .filter((r) => r.path === path)
-        .map((r) => new Webhook(secret).verify(r.body, r.headers) as { type: string; data: unknown });
+        .map(
+          (r) =>
+            new Webhook(secret).verify(r.body, r.headers) as {
+              type: string;
+              timestamp: string;
+              data: unknown;
+            },
+        );
     const settledPia = toCommitmentOut(await rowOf(pia.id));
     expect(settledPia).toMatchObject({ status: "settled", reward_points_actual: 56, settlement_revision: 1 });
     expect(verify(own.secret, "/pia")).toEqual([
