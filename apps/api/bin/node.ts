@@ -8,18 +8,21 @@
 // say otherwise).
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { metricsFetch } from "../src/lib/metrics-endpoint.ts";
 import { assemble, parseApiEnv } from "../src/server.ts";
 
 // A bundle cannot find config/ relative to its own source file: the working directory's, by default.
 const env = parseApiEnv({ FLEXIBILITY_CONFIG: resolve("config/flexibility.yaml"), ...process.env });
 // Like start.ts, this process also runs the outbox relay (MQTT events, nudges, held reminders).
-const { app, problems, close } = await assemble(env, {
+const { app, problems, metrics, close } = await assemble(env, {
   relay: true,
   // Only the embedded database (no DATABASE_URL) reads these; in memory when PGLITE_DATA_DIR is unset.
   dataDir: process.env.PGLITE_DATA_DIR || undefined,
   migrations: resolve(process.env.MIGRATIONS_DIR || "drizzle"),
   // Node offers a synchronous collection only when started with --expose-gc.
   collectGarbage: (globalThis as { gc?: () => void }).gc,
+  socketAddress: (c) => getConnInfo(c).remote.address,
 });
 if (problems.length > 0) {
   console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
@@ -38,8 +41,14 @@ const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
   );
 });
 
+const metricsServer =
+  env.METRICS_PORT === undefined
+    ? null
+    : serve({ fetch: metricsFetch(metrics, env.METRICS_TOKEN), port: env.METRICS_PORT });
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
+    metricsServer?.close();
     server.close(async () => {
       await close();
       process.exit(0);

@@ -1,7 +1,7 @@
 import { createLogger, createMetrics, type Logger, type LogSink, type Metrics } from "@celine/core";
 import { coreConfigOf, insecureSettings, isDev, jwksUriOf } from "@celine/platform/env";
 import { createApp } from "./app.ts";
-import type { ApiEnv } from "./env.ts";
+import { type ApiEnv, rateLimitsOf } from "./env.ts";
 import type { AppDeps } from "./lib/app-env.ts";
 import type { LoadedPolicy } from "./lib/compile-policy.ts";
 import { createTokenVerifier } from "./lib/identity.ts";
@@ -38,7 +38,9 @@ export function startProblems(env: ApiEnv, policy: LoadedPolicy, log: Logger): s
 }
 
 export type AppParts = Telemetry &
-  Pick<AppDeps, "database" | "platform" | "now" | "docsAsset" | "collectGarbage"> & { policy: LoadedPolicy };
+  Pick<AppDeps, "database" | "platform" | "now" | "docsAsset" | "collectGarbage" | "socketAddress"> & {
+    policy: LoadedPolicy;
+  };
 
 export function composeApp(env: ApiEnv, { policy, ...parts }: AppParts) {
   return createApp({
@@ -50,9 +52,13 @@ export function composeApp(env: ApiEnv, { policy, ...parts }: AppParts) {
       jwksUri: jwksUriOf(env),
       audience: env.CELINE_OIDC_AUDIENCE,
       cooldownMs: env.JWKS_COOLDOWN_MS,
+      log: parts.log,
     }),
     core: coreConfigOf(env),
     jwtHeaderName: env.JWT_HEADER_NAME,
     docs: isDev(env) || env.CELINE_PUBLIC_DOCS,
+    rateLimits: rateLimitsOf(env),
+    trpcMaxBatchSize: env.TRPC_MAX_BATCH_SIZE,
+    metricsAccess: { token: env.METRICS_TOKEN, elsewhere: env.METRICS_PORT !== undefined },
   });
 }

@@ -1,12 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { type LogSink, type OutboxRelay, type Platform, startOutboxRelay } from "@celine/core";
+import { type LogSink, type Metrics, type OutboxRelay, type Platform, startOutboxRelay } from "@celine/core";
 import { type Database, openDatabase } from "@celine/core/db";
 import { createPlatform } from "@celine/platform";
 import { coreConfigOf } from "@celine/platform/env";
 import { composeApp, createTelemetry, startProblems } from "./compose.ts";
 import type { ApiEnv } from "./env.ts";
+import type { SocketAddress } from "./lib/client-address.ts";
 import { loadPolicy } from "./lib/policy.ts";
 
 // Assembles the app from configuration: the part shared by the Bun and Node entry points
@@ -20,6 +21,8 @@ export type Server = {
   app: ReturnType<typeof composeApp>;
   database: Database;
   problems: string[];
+  /** The registry /metrics renders (an entry point serves it on METRICS_PORT when set). */
+  metrics: Metrics;
   /** Stops what assemble started (the outbox relay, an own broker connection), then closes the database. */
   close(): Promise<void>;
 };
@@ -41,6 +44,8 @@ export async function assemble(
     relay?: boolean;
     /** The runtime's synchronous full garbage collection (see AppDeps). */
     collectGarbage?: () => void;
+    /** The connection's peer address, for the per-address limit (see AppDeps). */
+    socketAddress?: SocketAddress;
   } = {},
 ): Promise<Server> {
   const telemetry = createTelemetry(env, opts.sink);
@@ -64,6 +69,7 @@ export async function assemble(
     now: opts.now,
     platform,
     collectGarbage: opts.collectGarbage,
+    socketAddress: opts.socketAddress,
   });
   let relay: OutboxRelay | null = null;
   if (opts.relay && platform && problems.length === 0) {
@@ -80,6 +86,7 @@ export async function assemble(
     app,
     database,
     problems,
+    metrics,
     async close() {
       await relay?.stop();
       await owned?.close();

@@ -3,6 +3,8 @@ import type { PolicyInput } from "@celine/core";
 import { calendarTokens } from "@celine/core/db";
 import { eq } from "drizzle-orm";
 import ICAL from "ical.js";
+import { createApp } from "../src/app.ts";
+import { DEFAULT_PER_MINUTE, type RateLimits } from "../src/lib/rate-limit.ts";
 import { expectProblem, HOOK_TIMEOUT, SCOPE, seedCommitment } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
 import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
@@ -346,22 +348,32 @@ describe("errors", () => {
     expectProblem(await h.call("GET", `/api/calendar/${secret}x.ics`), 404);
   });
 
-  test("rate-limited per feed: 20 at once, then 429 with Retry-After (other feeds unaffected)", async () => {
+  test("rate-limited per feed by the app's limits (RATE_LIMIT_FEED_PER_MIN, 10 by default), then 429 with Retry-After (other feeds unaffected); guessed names count against the address", async () => {
     const { path } = await feedOf("cal-lea");
     const { path: other } = await feedOf("cal-max");
-    for (let i = 0; i < 20; i++) {
-      const res = await h.call("GET", path);
-      expect(res.status, `request ${i + 1}: ${res.text}`).toBe(200);
+    const limits: RateLimits = {
+      perMinute: DEFAULT_PER_MINUTE,
+      serviceFactor: 10,
+      clientIpHeader: "x-real-ip",
+    };
+    const app = createApp({ ...h.deps, rateLimits: limits });
+    const get = (p: string, from = "192.0.2.1") => app.request(p, { headers: { "x-real-ip": from } });
+    for (let i = 0; i < DEFAULT_PER_MINUTE.feed; i++) {
+      const res = await get(path);
+      expect(res.status, `request ${i + 1}: ${await res.text()}`).toBe(200);
     }
-    const refused = await h.call("GET", path);
-    expectProblem(refused, 429);
+    const refused = await get(path);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("content-type")).toContain("application/problem+json");
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(30);
-    expect((await h.call("GET", other)).status).toBe(200);
-    // Unknown names are counted too: guessing is no cheaper than fetching.
-    const unknown = `/api/calendar/${"B".repeat(43)}.ics`;
-    for (let i = 0; i < 20; i++) expect((await h.call("GET", unknown)).status).toBe(404);
-    expectProblem(await h.call("GET", unknown), 429);
+    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    expect((await get(other)).status).toBe(200);
+    // Unknown names count against the address: guessing is no cheaper than a wrong token.
+    const guess = (i: number) => `/api/calendar/${String(i).padStart(43, "B")}.ics`;
+    for (let i = 0; i < DEFAULT_PER_MINUTE.unauthenticated; i++) {
+      expect((await get(guess(i), "192.0.2.2")).status).toBe(404);
+    }
+    expect((await get(guess(999), "192.0.2.2")).status).toBe(429);
   });
 
   test("POST /api/calendar/token with a non-JSON body → 415 (no body at all is fine)", async () => {

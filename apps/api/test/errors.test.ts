@@ -76,13 +76,14 @@ describe("happy", () => {
     for (const field of paths) expect(res.json.detail).toContain(field);
   });
 
-  test("a caller-supplied x-request-id is echoed in the answer and the problem", async () => {
+  test("a caller-supplied x-request-id never replaces ours: the answer and the problem carry our id (request-ids.test.ts)", async () => {
     const res = await h.call("GET", "/api/commitments?limit=0", {
       token: alice,
       headers: { "x-request-id": "trace-abc-123" },
     });
-    expect(res.headers.get("x-request-id")).toBe("trace-abc-123");
-    expect(res.json.request_id).toBe("trace-abc-123");
+    expect(res.headers.get("x-request-id")).not.toBe("trace-abc-123");
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.json.request_id).toBe(res.headers.get("x-request-id"));
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { forgeryKinds } from "@celine/fakes";
 import fc from "fast-check";
+import { appRouter } from "../src/trpc/router.ts";
 import { HOOK_TIMEOUT, SCOPE, seedCommitment, separateWindow, UNKNOWN_ID } from "./fixtures.ts";
 import { createHarness, type Harness } from "./harness.ts";
 import { createWindowPublisher } from "./published-windows.ts";
@@ -9,8 +10,10 @@ import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.t
 // Generous on a loaded two-core CI machine; the default is 5 s.
 setDefaultTimeout(60_000);
 
-// Property: whatever a caller sends — parameters, bodies, content types, tokens valid or not — the
-// API never answers 5xx, and every REST error is a problem document with a string `detail`.
+// Property: whatever a caller sends — parameters, bodies, content types, tokens valid or not, and
+// verified tokens whose claims (sub, azp, scope, preferred_username, email) hold NUL or thousands of
+// characters — the API never answers 5xx, and every REST error is a problem document with a string
+// `detail`. Every route is driven, with NUL and oversized strings in path, query and body.
 
 const RUNS = 150;
 
@@ -65,6 +68,16 @@ const CATALOGUE = [
 
 /** Any string, NUL, lone surrogates and control characters included. */
 const anyText = fc.string({ unit: "binary", maxLength: 40 });
+/** Past every length we store (255, 200) and past an index row (2,704 bytes); the largest past the body limit. */
+const oversized = fc
+  .constantFrom(256, 3_000, 20_000, 70_000)
+  .chain((n) => fc.constantFrom("x", "é", "\u0000", "𝄞").map((unit) => unit.repeat(n).slice(0, n)));
+/** What an attacker puts in a string field: anything, NUL in the middle, or far too much. */
+const hostile = fc.oneof(
+  { weight: 3, arbitrary: anyText },
+  { weight: 1, arbitrary: fc.constantFrom("\u0000", "a\u0000b", "%00", "\ud800", " ", "") },
+  { weight: 1, arbitrary: oversized },
+);
 /** What fits in an HTTP header value (Headers refuses the rest before the app sees it). */
 const headerSafe = fc.string({
   unit: fc.constantFrom(..."abcXYZ019-_.~+/= %:;,\"'!*".split("")),
@@ -73,6 +86,7 @@ const headerSafe = fc.string({
 
 type TokenSpec =
   | { kind: "participant"; sub: string }
+  | { kind: "claims"; service: boolean; claims: Record<string, string> }
   | { kind: "service"; scopes: string[]; clientId: string }
   | { kind: "forged"; forgery: (typeof forgeryKinds)[number] }
   | { kind: "garbage"; value: string }
@@ -91,6 +105,26 @@ const tokenSpec: fc.Arbitrary<TokenSpec> = fc.oneof(
     scopes: fc.subarray(CATALOGUE),
     clientId: fc.oneof(fc.constantFrom("svc-a", "svc-pipelines"), anyText),
   }),
+  // Verified tokens whose claims are hostile: NUL, lone surrogates, thousands of characters.
+  fc.record({
+    kind: fc.constant("claims" as const),
+    service: fc.boolean(),
+    claims: fc.record(
+      {
+        sub: fc.oneof(fc.constantFrom("alice", "bob"), hostile),
+        azp: hostile,
+        client_id: hostile,
+        scope: fc.oneof(
+          fc.subarray(CATALOGUE).map((s) => s.join(" ")),
+          hostile,
+          fc.constant(`${"flexibility.admin ".repeat(500)}`),
+        ),
+        preferred_username: hostile,
+        email: hostile,
+      },
+      { requiredKeys: ["sub"] },
+    ),
+  }),
   fc.record({ kind: fc.constant("forged" as const), forgery: fc.constantFrom(...forgeryKinds) }),
   fc.record({ kind: fc.constant("garbage" as const), value: headerSafe }),
   fc.constant({ kind: "none" as const }),
@@ -107,6 +141,11 @@ async function authHeaders(spec: TokenSpec, where: string): Promise<Record<strin
       break;
     case "service":
       token = await h.issuer.mintService(spec.clientId, spec.scopes);
+      break;
+    case "claims":
+      token = spec.service
+        ? await h.issuer.mintService("svc-claims", [SCOPE.admin, SCOPE.read], spec.claims)
+        : await h.issuer.mintParticipant("alice", spec.claims);
       break;
     case "forged":
       token = await h.issuer.mintForged(spec.forgery);
@@ -153,11 +192,11 @@ const createBody = fc.oneof(
     weight: 4,
     arbitrary: fc.record(
       {
-        user_id: sometimes(fc.oneof(fc.constantFrom("alice", "bob"), anyText, fc.constant(null))),
-        suggestion_id: sometimes(fc.oneof(fc.constantFrom("w-1", "w-2"), anyText)),
+        user_id: sometimes(fc.oneof(fc.constantFrom("alice", "bob"), hostile, fc.constant(null))),
+        suggestion_id: sometimes(fc.oneof(fc.constantFrom("w-1", "w-2"), hostile)),
         suggestion_type: sometimes(fc.constantFrom("shift-consumption", "other")),
-        community_id: sometimes(fc.oneof(anyText, fc.constant(null))),
-        device_id: sometimes(fc.oneof(anyText, fc.constant(null))),
+        community_id: sometimes(fc.oneof(hostile, fc.constant(null))),
+        device_id: sometimes(fc.oneof(hostile, fc.constant(null))),
         period_start: sometimes(instant),
         period_end: sometimes(instant),
         reward_points_estimated: sometimes(fc.oneof(fc.integer(), fc.double())),
@@ -219,6 +258,21 @@ const numberish = fc.oneof(
   anyText,
 );
 
+/** Percent-encoded; a lone surrogate becomes the bytes it would be in (invalid) UTF-8, %ED%A0%80. */
+function encode(text: string): string {
+  return text
+    .split(/([\ud800-\udfff])/)
+    .map((part) => (/^[\ud800-\udfff]$/.test(part) ? "%ED%A0%80" : encodeURIComponent(part)))
+    .join("");
+}
+
+/** Every tRPC procedure's path and type (`query` → GET, `mutation` → POST). */
+const PROCEDURE_TYPES = new Map(
+  Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>).map(
+    ([path, procedure]) => [path, procedure._def.type],
+  ),
+);
+
 // ---- the property -------------------------------------------------------------------------------
 
 type Generated = { method: string; path: string; body?: string; headers?: Record<string, string> };
@@ -262,8 +316,8 @@ describe("property: every route, any input", () => {
   driveRoute(
     "GET /api/commitments",
     queryOf({
-      user_id: fc.oneof(fc.constantFrom("alice", "bob"), anyText),
-      status: fc.oneof(fc.constantFrom("committed", "settled", "rejected", "cancelled"), anyText),
+      user_id: fc.oneof(fc.constantFrom("alice", "bob"), hostile),
+      status: fc.oneof(fc.constantFrom("committed", "settled", "rejected", "cancelled"), hostile),
       limit: numberish,
       offset: numberish,
     }).map((q) => ({ method: "GET", path: `/api/commitments${q}` })),
@@ -342,6 +396,102 @@ describe("property: every route, any input", () => {
         body: method === "GET" || method === "HEAD" ? undefined : body,
         headers: { "content-type": "application/json" },
       })),
+  );
+
+  // The rest of the routes, with hostile strings in path, query and body.
+  const hostileSegment = fc.oneof(
+    hostile.map(encode),
+    fc.constantFrom("w-1", "w-2", "ab%00cd", "%00", "%ff%fe", "%ED%A0%80", "..", "%2e%2e", "a%2Fb"),
+  );
+
+  driveRoute(
+    "GET /api/suggestions",
+    queryOf({ x: hostile }).map((q) => ({ method: "GET", path: `/api/suggestions${q}` })),
+  );
+
+  driveRoute(
+    "POST /api/suggestions/{id}/respond",
+    withBody(
+      "POST",
+      hostileSegment.map((id) => `/api/suggestions/${id}/respond`),
+      fc.record(
+        {
+          response: sometimes(fc.oneof(fc.constantFrom("accepted", "declined"), hostile)),
+          reward_points: sometimes(fc.oneof(fc.integer(), fc.constant(null))),
+          period_start: sometimes(fc.oneof(instant, hostile, fc.constant(null))),
+          period_end: sometimes(fc.oneof(instant, hostile, fc.constant(null))),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+  );
+
+  driveRoute(
+    "GET /api/commitments/{id}/settlement and /progress",
+    fc
+      .record({ id: fc.oneof(commitmentId, hostileSegment), leaf: fc.constantFrom("settlement", "progress") })
+      .map(({ id, leaf }) => ({ method: "GET", path: `/api/commitments/${id}/${leaf}` })),
+  );
+
+  driveRoute(
+    "GET /api/points/me, /api/leaderboard, /api/settlement/method",
+    fc
+      .record({
+        path: fc.constantFrom("/api/points/me", "/api/leaderboard", "/api/settlement/method"),
+        q: hostile,
+      })
+      .map(({ path, q }) => ({ method: "GET", path: `${path}?q=${encode(q)}` })),
+  );
+
+  driveRoute(
+    "PUT /api/points/me/preferences",
+    withBody(
+      "PUT",
+      fc.constant("/api/points/me/preferences"),
+      fc.record({ leaderboard_visible: sometimes(fc.boolean()), nickname: hostile }, { requiredKeys: [] }),
+    ),
+  );
+
+  driveRoute(
+    "DELETE /api/members/{user_id}",
+    fc.oneof(hostileSegment, fc.constantFrom("alice", "bob")).map((id) => ({
+      method: "DELETE",
+      path: `/api/members/${id}`,
+    })),
+  );
+
+  driveRoute(
+    "POST /api/calendar/token, GET /api/calendar/{feed}",
+    fc.oneof(
+      withBody("POST", fc.constant("/api/calendar/token"), fc.oneof(jsonish, hostile)),
+      hostileSegment.map((feed) => ({ method: "GET", path: `/api/calendar/${feed}` })),
+      hostileSegment.map((feed) => ({ method: "GET", path: `/api/calendar/${feed}.ics` })),
+    ),
+  );
+
+  driveRoute(
+    "tRPC, every procedure",
+    fc
+      .record({
+        procedure: fc.constantFrom(...Object.keys(appRouter._def.procedures)),
+        input: fc.oneof(
+          jsonish,
+          fc.record({ id: hostile, user_id: hostile, response: hostile }, { requiredKeys: [] }),
+          hostile,
+        ),
+      })
+      .map(({ procedure, input }): Generated => {
+        const type = PROCEDURE_TYPES.get(procedure);
+        const encoded = JSON.stringify(input);
+        return type === "query"
+          ? { method: "GET", path: `/trpc/${procedure}?input=${encodeURIComponent(encoded)}` }
+          : {
+              method: "POST",
+              path: `/trpc/${procedure}`,
+              body: encoded,
+              headers: { "content-type": "application/json" },
+            };
+      }),
   );
 
   const trpcInput = fc.oneof(

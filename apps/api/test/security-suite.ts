@@ -1,13 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import type { PolicyInput } from "@celine/core";
 import { forgeryKinds } from "@celine/fakes";
+import { createApp } from "../src/app.ts";
+import type { RateLimits } from "../src/lib/rate-limit.ts";
 import { SCOPE, seedCommitment, separateWindow } from "./fixtures.ts";
 import type { Harness, Json } from "./harness.ts";
 import type { PublishedBody } from "./published-windows.ts";
 
 // The auth checks every secured route must pass, run against each row of SECURED_ROUTES (REST and
 // tRPC alike): forged and missing tokens → 401, a caller the policy refuses → 403 with the policy's
-// reason, a stranger's commitment → 404, header precedence, and exactly one audit record per refusal.
+// reason, a caller the verb refuses after the policy → 403, a caller over its rate limit → 429, a
+// stranger's commitment → 404, header precedence, and exactly one audit record per refusal — under
+// our own request id, with the client's X-Request-Id beside it when it is a safe token.
 
 export type Transport = "rest" | "trpc";
 
@@ -476,6 +480,14 @@ function expectRefusal(route: SecuredRoute, res: Answer, status: number, detail?
 
 const YEAR_MS = 365 * 86_400_000;
 
+function parsed(text: string): Json {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Participant tokens from the issuer fake carry these (and no flexibility.* scope). */
 const PARTICIPANT_SUBJECT = {
   is_service: false,
@@ -494,14 +506,33 @@ export function runSecuritySuite(
 ): void {
   const OWNER = "owner-1";
 
-  async function send(route: SecuredRoute, auth: Record<string, string>, target?: { id: string }) {
+  /**
+   * One request of `route` with the client request id `sec-<uuid>`; `app` answers it (default: the
+   * harness's). `requestId` is ours, as answered; `clientRequestId` the one sent.
+   */
+  async function send(
+    route: SecuredRoute,
+    auth: Record<string, string>,
+    target?: { id: string },
+    app: Pick<Harness["app"], "request"> = getHarness().app,
+  ) {
     const h = getHarness();
     const id = target?.id ?? (await liveCommitment()).id;
     const { method, path, body } = route.build({ id, owner: OWNER, window: publish(OWNER) });
-    const requestId = `sec-${crypto.randomUUID()}`;
+    const clientRequestId = `sec-${crypto.randomUUID()}`;
     const before = h.audits().length;
-    const res = await h.call(method, path, { body, headers: { ...auth, "x-request-id": requestId } });
-    return { res, requestId, audits: h.audits().slice(before) };
+    const headers: Record<string, string> = { ...auth, "x-request-id": clientRequestId };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await app.request(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const res: Answer = { status: response.status, headers: response.headers, text, json: parsed(text) };
+    const requestId = response.headers.get("x-request-id") ?? "";
+    expect(requestId, "our own request id, never the client's").not.toBe(clientRequestId);
+    return { res, requestId, clientRequestId, audits: h.audits().slice(before) };
   }
 
   /**
@@ -513,6 +544,16 @@ export function runSecuritySuite(
   }
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  /** The harness's app with every limit at 1 a minute and a fresh store (one per test). */
+  function limitedApp() {
+    const rateLimits: RateLimits = {
+      perMinute: { reads: 1, writes: 1, export: 1, feed: 1, unauthenticated: 1 },
+      serviceFactor: 1,
+      clientIpHeader: "x-forwarded-for",
+    };
+    return createApp({ ...getHarness().deps, rateLimits });
+  }
 
   async function admittedToken(route: SecuredRoute): Promise<string> {
     const h = getHarness();
@@ -532,7 +573,13 @@ export function runSecuritySuite(
   /** The one audit record of a refusal, with the fields the issue names and nothing personal. */
   function expectOneAuditRecord(
     audits: Json[],
-    expected: { requestId: string; sub: string | null; clientId: string | null; action?: string },
+    expected: {
+      requestId: string;
+      clientRequestId: string;
+      sub: string | null;
+      clientId: string | null;
+      action?: string;
+    },
   ) {
     expect(audits, JSON.stringify(audits)).toHaveLength(1);
     const [record] = audits;
@@ -541,6 +588,7 @@ export function runSecuritySuite(
       sub: expected.sub,
       client_id: expected.clientId,
       request_id: expected.requestId,
+      client_request_id: expected.clientRequestId,
     });
     expect(typeof record.action).toBe("string");
     expect(record.action.length).toBeGreaterThan(0);
@@ -565,18 +613,18 @@ export function runSecuritySuite(
       }
 
       test("no token → 401 'missing', one audit record with sub null", async () => {
-        const { res, requestId, audits } = await send(route, {});
+        const { res, requestId, clientRequestId, audits } = await send(route, {});
         expectRefusal(route, res, 401, /missing/);
-        expectOneAuditRecord(audits, { requestId, sub: null, clientId: null });
+        expectOneAuditRecord(audits, { requestId, clientRequestId, sub: null, clientId: null });
       });
 
       test.each([...forgeryKinds])(
         "forged token (%s) → 401, one audit record with sub null",
         async (kind) => {
           const token = await getHarness().issuer.mintForged(kind, "forged-admin");
-          const { res, requestId, audits } = await send(route, bearer(token));
+          const { res, requestId, clientRequestId, audits } = await send(route, bearer(token));
           expectRefusal(route, res, 401, kind === "expired" ? /expired/ : /invalid/);
-          expectOneAuditRecord(audits, { requestId, sub: null, clientId: null });
+          expectOneAuditRecord(audits, { requestId, clientRequestId, sub: null, clientId: null });
           expect(JSON.stringify(audits)).not.toContain("forged-admin");
         },
       );
@@ -588,9 +636,9 @@ export function runSecuritySuite(
         ["an empty bearer", { authorization: "Bearer " }],
         ["garbage in the proxy header", { "x-auth-request-access-token": "garbage" }],
       ])("%s → 401 with one audit record", async (_, headers) => {
-        const { res, requestId, audits } = await send(route, headers);
+        const { res, requestId, clientRequestId, audits } = await send(route, headers);
         expectRefusal(route, res, 401);
-        expectOneAuditRecord(audits, { requestId, sub: null, clientId: null });
+        expectOneAuditRecord(audits, { requestId, clientRequestId, sub: null, clientId: null });
       });
 
       test("a service without the route's scope → 403 with the policy's reason and one audit record", async () => {
@@ -600,10 +648,11 @@ export function runSecuritySuite(
           { id: "service-account-id-svc-scopeless", is_service: true, scopes: [], roles: [] },
           route,
         );
-        const { res, requestId, audits } = await send(route, bearer(token));
+        const { res, requestId, clientRequestId, audits } = await send(route, bearer(token));
         expectRefusal(route, res, 403, reason);
         expectOneAuditRecord(audits, {
           requestId,
+          clientRequestId,
           sub: "service-account-id-svc-scopeless",
           clientId: "svc-scopeless",
           action: route.action,
@@ -615,10 +664,11 @@ export function runSecuritySuite(
         test("a participant → 403 with the policy's reason and one audit record (no email, no name)", async () => {
           const token = await getHarness().participant(OWNER);
           const reason = await policyReason({ id: OWNER, ...PARTICIPANT_SUBJECT }, route);
-          const { res, requestId, audits } = await send(route, bearer(token));
+          const { res, requestId, clientRequestId, audits } = await send(route, bearer(token));
           expectRefusal(route, res, 403, reason);
           expectOneAuditRecord(audits, {
             requestId,
+            clientRequestId,
             sub: OWNER,
             clientId: "celine-webapp",
             action: route.action,
@@ -641,6 +691,93 @@ export function runSecuritySuite(
           expect(listed.json.items.map((c: { id: string }) => c.id)).toContain(target.id);
         });
       }
+
+      if (route.caller === "participant") {
+        test("a service holding the route's scope: admitted, or refused (by the policy or the verb after it) with exactly one audit record", async () => {
+          const token = await getHarness().service([route.scope], "svc-scoped");
+          const { res, requestId, clientRequestId, audits } = await send(route, bearer(token));
+          if (res.status !== 403) {
+            expect(res.status, res.text).toBeLessThan(500);
+            expect(audits.filter((a: Json) => a.event === "denied")).toHaveLength(0);
+            return;
+          }
+          expectRefusal(route, res, 403);
+          expectOneAuditRecord(audits, {
+            requestId,
+            clientRequestId,
+            sub: "service-account-id-svc-scoped",
+            clientId: "svc-scoped",
+          });
+        });
+      }
+
+      test("over the caller's rate limit → 429 with Retry-After; the first refusal of the window has one audit record, the next none", async () => {
+        const limited = limitedApp();
+        const auth = bearer(await admittedToken(route));
+        await send(route, auth, undefined, limited);
+        const first = await send(route, auth, undefined, limited);
+        expectRefusal(route, first.res, 429, /too many requests; retry in \d+ s/);
+        const wait = Number(first.res.headers.get("retry-after"));
+        expect(wait, first.res.text).toBeGreaterThan(0);
+        expect(wait).toBeLessThanOrEqual(60);
+        const caller = route.caller === "participant" ? OWNER : "service-account-id-svc-admitted";
+        expectOneAuditRecord(first.audits, {
+          requestId: first.requestId,
+          clientRequestId: first.clientRequestId,
+          sub: caller,
+          clientId: route.caller === "participant" ? "celine-webapp" : "svc-admitted",
+        });
+        expect(first.audits[0]?.reason).toMatch(
+          /^rate limit: more than 1 (reads|writes|export) requests a minute$/,
+        );
+        const again = await send(route, auth, undefined, limited);
+        expectRefusal(route, again.res, 429);
+        expect(again.audits).toHaveLength(0);
+      });
+
+      test("an address over its unauthenticated limit → 429 before any token is looked at, one audit record", async () => {
+        const limited = limitedApp();
+        const from = { "x-forwarded-for": `198.51.100.${Math.floor(Math.random() * 250)}` };
+        const refused = await send(route, { ...from, authorization: "Bearer not-a-jwt" }, undefined, limited);
+        expectRefusal(route, refused.res, 401);
+        // Even a valid token is not looked at now: the address is refused as a whole until the window ends.
+        const blocked = await send(
+          route,
+          { ...from, ...bearer(await admittedToken(route)) },
+          undefined,
+          limited,
+        );
+        // Refused before tRPC reads the request: a problem document on both transports.
+        expect(blocked.res.status, blocked.res.text).toBe(429);
+        expect(blocked.res.headers.get("content-type")).toContain("application/problem+json");
+        expect(Number(blocked.res.headers.get("retry-after"))).toBeGreaterThan(0);
+        expectOneAuditRecord(blocked.audits, {
+          requestId: blocked.requestId,
+          clientRequestId: blocked.clientRequestId,
+          sub: null,
+          clientId: null,
+        });
+        expect(blocked.audits[0]?.reason).toBe("rate limit: more than 1 unauthenticated requests a minute");
+      });
+
+      test("an unsafe client X-Request-Id is dropped: the audit record carries ours alone", async () => {
+        const h = getHarness();
+        const { method, path, body } = route.build({
+          id: (await liveCommitment()).id,
+          owner: OWNER,
+          window: publish(OWNER),
+        });
+        const before = h.audits().length;
+        const res = await h.call(method, path, {
+          body,
+          headers: { "x-request-id": 'forged" level=error '.padEnd(80, "x") },
+        });
+        expectRefusal(route, res, 401);
+        const audits = h.audits().slice(before);
+        expect(audits).toHaveLength(1);
+        expect(audits[0]?.request_id).toBe(res.headers.get("x-request-id"));
+        expect(audits[0]).not.toHaveProperty("client_request_id");
+      });
 
       test("the proxy header wins over Authorization: a valid proxy token with a junk bearer is admitted", async () => {
         const { res } = await send(route, {

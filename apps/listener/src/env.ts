@@ -1,5 +1,6 @@
 import type { SettlementMethod } from "@celine/core";
 import { type Env, PlatformEnv, parseEnv, withSettlementMethod } from "@celine/platform/env";
+import { MetricsEnv } from "@celine/platform/metrics-access";
 import { z } from "zod";
 import { HANDLER_NAMES, type HandlerName } from "./handlers/index.ts";
 
@@ -58,7 +59,8 @@ export const ListenerEnv = PlatformEnv.extend({
   OUTBOX_RELAY_BATCH: z.coerce.number().int().min(1).max(1_000).optional(),
   /** Scope asked for the broker login token when CELINE_MQTT_AUTH=jwt. */
   CELINE_MQTT_SCOPE: z.string().optional(),
-});
+  // The probes' port is the listener's own (no public API shares it); /metrics there can want a token.
+}).extend(MetricsEnv.pick({ METRICS_TOKEN: true }).shape);
 /** The environment, and the settlement method read from the file it names. */
 export type ListenerEnv = z.output<typeof ListenerEnv> & { method: SettlementMethod };
 

@@ -1,4 +1,5 @@
 import type { Metrics } from "@celine/core";
+import { metricsRefused, presentsToken } from "@celine/platform/metrics-access";
 
 // The operational endpoints: /health (the process answers), /ready (it can do its job: broker
 // subscribed, database reachable), /metrics (Prometheus text).
@@ -12,11 +13,14 @@ export function serveProbes({
   hostname,
   readiness,
   metrics,
+  metricsToken,
 }: {
   port: number;
   hostname?: string;
   readiness: () => Promise<Readiness>;
   metrics: Metrics;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>` (METRICS_TOKEN). */
+  metricsToken?: string | undefined;
 }): ProbeServer {
   const server = Bun.serve({
     port,
@@ -33,6 +37,9 @@ export function serveProbes({
         );
       }
       if (path === "/metrics") {
+        if (metricsToken && !(await presentsToken(req.headers.get("authorization"), metricsToken))) {
+          return metricsRefused();
+        }
         return new Response(metrics.render(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });

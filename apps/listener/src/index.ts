@@ -33,7 +33,7 @@ const listener = await startListener({
   topicPrefix: env.CELINE_MQTT_TOPIC_PREFIX,
   shareGroup: env.LISTENER_SHARE_GROUP,
   flows: env.LISTENER_FLOWS,
-  http: { port: env.LISTENER_PORT },
+  http: { port: env.LISTENER_PORT, metricsToken: env.METRICS_TOKEN },
   relay: { batch: env.OUTBOX_RELAY_BATCH },
   drainTimeoutMs: env.LISTENER_DRAIN_TIMEOUT_MS,
 });

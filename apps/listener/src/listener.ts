@@ -43,7 +43,8 @@ export type ListenerOptions = {
   /** The handlers by name (tests swap one for a slow or failing double). */
   handlers?: Record<HandlerName, RunHandler>;
   /** Probe endpoints; `false` for none. */
-  http?: { port: number; hostname?: string } | false;
+  /** The probes' port; `metricsToken` closes its /metrics to callers without it (METRICS_TOKEN). */
+  http?: { port: number; hostname?: string; metricsToken?: string | undefined } | false;
   /** The outbox relay in this process (default on); `batch` per round, `pollMs` for tests. */
   relay?: false | { pollMs?: number; batch?: number };
   /** How long stop() waits for handlers in flight (ms). */
@@ -161,6 +162,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       hostname: opts.http?.hostname,
       readiness,
       metrics,
+      metricsToken: opts.http?.metricsToken,
     });
   }
   log.info("listener started", {

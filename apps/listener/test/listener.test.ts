@@ -3,6 +3,7 @@ import { createMetrics, type Metrics } from "@celine/core";
 import { broadcasts, commitments, meterChunks, offers, processedRuns } from "@celine/core/db";
 import { testBrokerUrl } from "@celine/fakes";
 import { eq, sql } from "drizzle-orm";
+import { serveProbes } from "../src/http.ts";
 import type { Listener } from "../src/listener.ts";
 import {
   community,
@@ -306,5 +307,28 @@ describe("probes", () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain("# TYPE flexibility_listener_messages_total counter");
     expect(text).toContain("flexibility_listener_broker_connects_total");
+  });
+
+  test("METRICS_TOKEN closes /metrics to callers without it; /health and /ready stay open", async () => {
+    const token = "listener-metrics-0123456789";
+    const probes = serveProbes({
+      port: 0,
+      hostname: "127.0.0.1",
+      readiness: async () => ({ ready: true, checks: {} }),
+      metrics: createMetrics(),
+      metricsToken: token,
+    });
+    try {
+      const base = `http://127.0.0.1:${probes.port}`;
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      const wrong = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer nope" } });
+      expect(wrong.status).toBe(401);
+      const right = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(right.status).toBe(200);
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      expect((await fetch(`${base}/ready`)).status).toBe(200);
+    } finally {
+      await probes.stop();
+    }
   });
 });

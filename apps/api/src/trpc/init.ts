@@ -5,16 +5,26 @@ import {
   UnauthorizedError,
   validationErrorOf,
 } from "@celine/core";
+import type { ProcedureType } from "@trpc/server";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError } from "zod";
 import { DATABASE_UNAVAILABLE_DETAIL } from "../lib/errors.ts";
+import { tooManyRequestsDetail } from "../lib/rate-limit.ts";
+import { auditUnrecorded } from "../lib/refusals.ts";
 
 /**
  * Identity is resolved lazily so a refusal surfaces as a tRPC error, not a foreign body; `resolve`
- * is memoised per HTTP request, so a batch is verified (and a refusal audited) once.
+ * is memoised per HTTP request, so a batch is verified (and a refusal audited) once. `admit` counts
+ * one procedure call against the caller's rate limit (0, or the seconds to wait); `retryAfter` is the
+ * longest wait it answered in this request (the Retry-After header).
  */
-export type TrpcContext = { resolve: () => Promise<Ctx>; requestId: string };
+export type TrpcContext = {
+  resolve: () => Promise<Ctx>;
+  admit: (verb: Ctx, type: ProcedureType, path: string) => Promise<number>;
+  retryAfter: () => number;
+  requestId: string;
+};
 
 const t = initTRPC.context<TrpcContext>().create({
   // Never ship stack traces, whatever NODE_ENV says.
@@ -53,8 +63,8 @@ function toTrpcError(error: unknown): TRPCError | null {
 
 export const router = t.router;
 
-/** Every procedure: verified caller (401 otherwise) and domain errors mapped. */
-export const procedure = t.procedure.use(async ({ ctx, next }) => {
+/** Every procedure: verified caller (401 otherwise), within its rate limit (429), domain errors mapped. */
+export const procedure = t.procedure.use(async ({ ctx, next, type, path }) => {
   let verbCtx: Ctx;
   try {
     verbCtx = await ctx.resolve();
@@ -62,8 +72,11 @@ export const procedure = t.procedure.use(async ({ ctx, next }) => {
     const message = error instanceof UnauthorizedError ? error.message : "token invalid";
     throw new TRPCError({ code: "UNAUTHORIZED", message });
   }
+  const wait = await ctx.admit(verbCtx, type, path);
+  if (wait > 0) throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: tooManyRequestsDetail(wait) });
   const result = await next({ ctx: { ...ctx, verb: verbCtx } });
   if (!result.ok) {
+    auditUnrecorded(result.error instanceof TRPCError ? result.error.cause : result.error, verbCtx, path);
     const mapped = toTrpcError(result.error);
     if (mapped) throw mapped;
     // The database down or unreachable: 503 (with Retry-After, app.ts), the driver's reason logged.

@@ -3,7 +3,6 @@ import { createRoute, type RouteHandler, z } from "@hono/zod-openapi";
 import { etag } from "hono/etag";
 import type { AppEnv } from "../../lib/app-env.ts";
 import { problemResponses } from "../../lib/problem.ts";
-import { type RateLimiter, rateLimited } from "../../lib/rate-limit.ts";
 
 /** Calendar apps poll on their own schedule; within 5 minutes they may reuse what they hold. */
 const CACHE_CONTROL = "private, max-age=300";
@@ -16,38 +15,32 @@ export function isFeedRequest(method: string, path: string): boolean {
   return (method === "GET" || method === "HEAD") && /^\/api\/calendar\/[^/]+$/.test(path);
 }
 
-/** The route, rate-limited per feed name by `limiter` (each app has its own). */
-export function feedRoute(limiter: RateLimiter) {
-  return createRoute({
-    method: "get",
-    path: "/api/calendar/{feed}",
-    tags: ["calendar"],
-    summary: "A member's calendar feed (RFC 5545), by the secret in its URL",
-    description:
-      "No bearer: the secret from `POST /api/calendar/token` is the credential. The member's live and settled commitments whose window ends within the last 30 days or starts within the next 7, cancelled ones as `STATUS:CANCELLED`, and the windows offered to them and not yet answered as `TENTATIVE`. Times carry the community's `TZID` with its `VTIMEZONE`; a live commitment has an alarm `REMINDER_LEAD_MINUTES` before it. `UID` is `<commitment id>@<host>` for the commitment's whole life; `SEQUENCE` is 0 while live, the settlement revision once settled (1, +1 per restatement), 1 once cancelled. Revalidate with `If-None-Match` (304). An unknown or replaced secret is 404; too many requests for one feed, 429 with `Retry-After`.",
-    security: [],
-    middleware: [
-      // A feed name is 47 characters: longer ones (never a feed) share their first 64 as a key.
-      rateLimited(limiter, (c) => `feed:${(c.req.param("feed") ?? "").slice(0, 64)}`),
-      etag({ generateDigest: (body) => crypto.subtle.digest("SHA-256", body) }),
-    ] as const,
-    request: { params: CalendarFeedParam },
-    responses: {
-      200: {
-        description: "The feed",
-        headers: {
-          ETag: { description: "A hash of the body", schema: { type: "string" } },
-          "Cache-Control": { description: CACHE_CONTROL, schema: { type: "string" } },
-        },
-        content: { "text/calendar": { schema: z.string().meta({ description: "RFC 5545 iCalendar text" }) } },
+/** Fetches are limited per feed and, for unknown feeds, per address (app.ts, RATE_LIMIT_FEED_PER_MIN). */
+export const route = createRoute({
+  method: "get",
+  path: "/api/calendar/{feed}",
+  tags: ["calendar"],
+  summary: "A member's calendar feed (RFC 5545), by the secret in its URL",
+  description:
+    "No bearer: the secret from `POST /api/calendar/token` is the credential. The member's live and settled commitments whose window ends within the last 30 days or starts within the next 7, cancelled ones as `STATUS:CANCELLED`, and the windows offered to them and not yet answered as `TENTATIVE`. Times carry the community's `TZID` with its `VTIMEZONE`; a live commitment has an alarm `REMINDER_LEAD_MINUTES` before it. `UID` is `<commitment id>@<host>` for the commitment's whole life; `SEQUENCE` is 0 while live, the settlement revision once settled (1, +1 per restatement), 1 once cancelled. Revalidate with `If-None-Match` (304). An unknown or replaced secret is 404; too many requests for one feed, 429 with `Retry-After`.",
+  security: [],
+  middleware: [etag({ generateDigest: (body) => crypto.subtle.digest("SHA-256", body) })] as const,
+  request: { params: CalendarFeedParam },
+  responses: {
+    200: {
+      description: "The feed",
+      headers: {
+        ETag: { description: "A hash of the body", schema: { type: "string" } },
+        "Cache-Control": { description: CACHE_CONTROL, schema: { type: "string" } },
       },
-      304: { description: "Not modified: the feed still matches `If-None-Match`" },
-      ...problemResponses(404, 429),
+      content: { "text/calendar": { schema: z.string().meta({ description: "RFC 5545 iCalendar text" }) } },
     },
-  });
-}
+    304: { description: "Not modified: the feed still matches `If-None-Match`" },
+    ...problemResponses(404, 429),
+  },
+});
 
-export const handler: RouteHandler<ReturnType<typeof feedRoute>, AppEnv> = async (c) => {
+export const handler: RouteHandler<typeof route, AppEnv> = async (c) => {
   const body = await getCalendarFeed({ ctx: c.var.ctx, input: c.req.valid("param") });
   return c.body(body, 200, {
     "content-type": "text/calendar; charset=utf-8",
