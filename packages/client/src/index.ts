@@ -20,6 +20,8 @@ export {
   type CommitmentList,
   type CommitmentStatus,
   type CreateCommitmentBody,
+  type CreatedWebhook,
+  type CreateWebhookBody,
   createRestClient,
   type ListCommitmentsParams,
   type MemberErasure,
@@ -32,6 +34,8 @@ export {
   type Settlement,
   type SettlementMethod,
   type Suggestion,
+  type WebhookEventType,
+  type WebhookSubscription,
 } from "./rest.ts";
 export { createTrpcClient, type TrpcClient } from "./trpc.ts";
 

@@ -55,6 +55,15 @@ export type RespondResult = SuccessBody<Suggestions[":id"]["respond"]["$post"]>;
 export type MemberErasure = SuccessBody<RestRoutes["api"]["members"][":user_id"]["$delete"]>;
 /** `{ url }`: the caller's calendar feed at a fresh secret address. */
 export type CalendarToken = SuccessBody<RestRoutes["api"]["calendar"]["token"]["$post"]>;
+type Webhooks = RestRoutes["api"]["webhooks"];
+/** `{ url, events?, community_id? }`: what to subscribe (a service names the community). */
+export type CreateWebhookBody = InferRequestType<Webhooks["$post"]>["json"];
+/** A new subscription, with its signing secret (shown this once). */
+export type CreatedWebhook = SuccessBody<Webhooks["$post"]>;
+/** A subscription as listed: enabled, or disabled with why; never its secret. */
+export type WebhookSubscription = SuccessBody<Webhooks["$get"]>["items"][number];
+/** The event types a subscription may receive. */
+export type WebhookEventType = WebhookSubscription["events"][number];
 
 /**
  * The REST client: `routes` is Hono's `hc` client typed from the API's `AppType` (every route);
@@ -92,6 +101,17 @@ export type RestClient = {
    * to subscribe to; the previous URL stops working at once.
    */
   createCalendarToken(): Promise<CalendarToken>;
+  /**
+   * `POST /api/webhooks`: subscribe a URL to signed events (a participant: their own; a service with
+   * flexibility.admin: a community's). Keep the answer's `secret`: it is never shown again.
+   */
+  createWebhook(body: CreateWebhookBody): Promise<CreatedWebhook>;
+  /** `GET /api/webhooks`: the caller's subscriptions, oldest first. */
+  listWebhooks(): Promise<WebhookSubscription[]>;
+  /** `DELETE /api/webhooks/{id}`: 404 when unknown or somebody else's. */
+  deleteWebhook(id: string): Promise<void>;
+  /** `POST /api/webhooks/{id}/test`: send a signed `webhook.test`; answers the `webhook-id` it carries. */
+  testWebhook(id: string): Promise<{ message_id: string }>;
 };
 
 export function createRestClient(options: FlexibilityClientOptions): RestClient {
@@ -163,6 +183,26 @@ export function createRestClient(options: FlexibilityClientOptions): RestClient 
     async createCalendarToken() {
       const res = await routes.api.calendar.token.$post();
       if (res.status === 201) return res.json();
+      throw unexpected(res);
+    },
+    async createWebhook(body) {
+      const res = await routes.api.webhooks.$post({ json: body });
+      if (res.status === 201) return res.json();
+      throw unexpected(res);
+    },
+    async listWebhooks() {
+      const res = await routes.api.webhooks.$get();
+      if (res.status === 200) return (await res.json()).items;
+      throw unexpected(res);
+    },
+    async deleteWebhook(id) {
+      const res = await routes.api.webhooks[":id"].$delete({ param: { id } });
+      if (res.status === 204) return;
+      throw unexpected(res);
+    },
+    async testWebhook(id) {
+      const res = await routes.api.webhooks[":id"].test.$post({ param: { id } });
+      if (res.status === 202) return res.json();
       throw unexpected(res);
     },
   };

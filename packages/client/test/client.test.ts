@@ -555,3 +555,39 @@ describe("calendar: createCalendarToken (REST), calendar.createToken (tRPC)", ()
     expect(problem.detail).toBe("action not permitted");
   });
 });
+
+describe("webhooks: createWebhook, listWebhooks, testWebhook, deleteWebhook (REST), webhooks.* (tRPC)", () => {
+  test("a participant subscribes, lists (no secret), sends a test and deletes; another member's is a 404 ProblemError", async () => {
+    const member = await clientFor("wh-client-ada");
+    // The harness runs with the production rule: https on a public address (here a literal: no DNS).
+    const created = await member.rest.createWebhook({
+      url: "https://203.0.113.10/hooks/flex",
+      events: ["commitment.created", "commitment.cancelled"],
+    });
+    expect(created).toMatchObject({ status: "enabled", user_id: "wh-client-ada", community_id: null });
+    expect(created.secret).toMatch(/^whsec_/);
+    const listed = await member.rest.listWebhooks();
+    expect(listed.map((w) => [w.id, w.events])).toEqual([
+      [created.id, ["commitment.created", "commitment.cancelled"]],
+    ]);
+    expect(listed[0]).not.toHaveProperty("secret");
+    expect((await member.rest.testWebhook(created.id)).message_id).toMatch(/^msg_/);
+
+    const stranger = await clientFor("wh-client-bea");
+    const problem = (await rejection(stranger.rest.deleteWebhook(created.id))) as ProblemError;
+    expect(problem.status, problem.message).toBe(404);
+    expect(await stranger.trpc.webhooks.list.query()).toEqual({ items: [] });
+
+    await member.trpc.webhooks.delete.mutate({ id: created.id });
+    expect(await member.rest.listWebhooks()).toEqual([]);
+  });
+
+  test("a loopback target outside development: 422 ProblemError naming the url", async () => {
+    const member = await clientFor("wh-client-cy");
+    const problem = (await rejection(
+      member.rest.createWebhook({ url: "https://127.0.0.1/x" }),
+    )) as ProblemError;
+    expect(problem.status, problem.message).toBe(422);
+    expect(problem.detail).toContain("loopback");
+  });
+});
