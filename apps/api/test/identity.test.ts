@@ -383,3 +383,149 @@ describe("errors", () => {
     }
   });
 });
+
+describe("issue 14 item 4: exp required, sub a string, the key set stale-while-revalidate", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const base = () => ({ iss: h.issuer.url, aud: h.issuer.audience });
+
+  test.each<[string, () => Record<string, unknown>, string]>([
+    [
+      "a signed token without exp (it was accepted forever)",
+      () => ({ ...base(), sub: "no-exp" }),
+      "exp is required",
+    ],
+    [
+      "exp as a string",
+      () => ({ ...base(), sub: "str-exp", exp: String(now() + 60) }),
+      "exp must be a number",
+    ],
+    [
+      "a numeric sub (it was reported as 'JWKS unreachable')",
+      () => ({ ...base(), sub: 42, exp: now() + 60 }),
+      "sub must be a string",
+    ],
+    ["an object as sub", () => ({ ...base(), sub: { id: "x" }, exp: now() + 60 }), "sub must be a string"],
+  ])("%s → 401 naming it, over REST and tRPC, audited", async (_, claims, named) => {
+    const token = await h.issuer.mint(claims() as JWTPayload);
+    expect(await refusal(freshVerifier().verify(token))).toBe(`token invalid: ${named}`);
+    const before = h.audits().length;
+    const res = await h.call("GET", "/api/commitments", { token });
+    expect(res.status, res.text).toBe(401);
+    expect(res.json.detail).toBe(`token invalid: ${named}`);
+    expect(
+      h
+        .audits()
+        .slice(before)
+        .map((a) => a.reason),
+    ).toEqual([`token invalid: ${named}`]);
+    const trpc = await h.app.request("/trpc/commitments.list?input=%7B%7D", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = await trpc.text();
+    expect(trpc.status, body).toBe(401);
+    expect(JSON.parse(body).error.message).toBe(`token invalid: ${named}`);
+  });
+
+  /** A verifier on a clock the test moves, with the production timings but a short fetch timeout. */
+  function clocked(opts: Partial<VerifierOptions> = {}) {
+    const clock = { t: Date.now() };
+    const logs: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = {
+      warn: (msg: string, fields?: Record<string, unknown>) => logs.push({ msg, fields }),
+      info: (msg: string, fields?: Record<string, unknown>) => logs.push({ msg, fields }),
+    };
+    const verifier = freshVerifier({ cooldownMs: 30_000, timeoutMs: 300, now: () => clock.t, log, ...opts });
+    return { clock, logs, verifier };
+  }
+  /** A member token good for the whole test's simulated hours. */
+  const longLived = (sub: string) => h.issuer.mintParticipant(sub, {}, { expiresIn: 6 * 3600 });
+  async function fast(sub: string, verifier: ReturnType<typeof freshVerifier>) {
+    const token = await longLived(sub);
+    const started = performance.now();
+    const actor = await verifier.verify(token);
+    return { id: actor.id, ms: performance.now() - started };
+  }
+
+  test("the IdP unreachable: known keys keep verifying new tokens at once, one JWKS attempt per cooldown, for at most an hour; then refused; then recovered", async () => {
+    const { clock, logs, verifier } = clocked();
+    expect((await fast("warm", verifier)).id).toBe("warm");
+    const fetched = jwksCalls();
+    h.issuer.hang(true, { path: jwksPath });
+
+    // 11 min later the set is due a refresh: asked in the background, the token verified meanwhile.
+    clock.t += 11 * 60_000;
+    for (const sub of ["s1", "s2", "s3", "s4"]) {
+      const { id, ms } = await fast(sub, verifier);
+      expect(id).toBe(sub);
+      expect(ms).toBeLessThan(150);
+    }
+    expect(jwksCalls() - fetched).toBe(1);
+    await Bun.sleep(400); // the background attempt times out (300 ms)
+    expect(logs.map((l) => l.msg)).toContain("JWKS unreachable");
+
+    // Within the cooldown: no new attempt; past it: one more, still in the background.
+    clock.t += 10_000;
+    expect((await fast("s5", verifier)).id).toBe("s5");
+    expect(jwksCalls() - fetched).toBe(1);
+    clock.t += 25_000;
+    expect((await fast("s6", verifier)).id).toBe("s6");
+    expect(jwksCalls() - fetched).toBe(2);
+    await Bun.sleep(400);
+
+    // Past an hour since the last successful fetch the keys are not trusted any more.
+    clock.t += 50 * 60_000;
+    expect(await refusal(verifier.verify(await longLived("late")))).toBe(
+      "JWKS unreachable: timed out after 300 ms",
+    );
+    expect(jwksCalls() - fetched).toBe(3);
+    const started = performance.now();
+    expect(await refusal(verifier.verify(await longLived("later")))).toMatch(/^JWKS unreachable/);
+    expect(performance.now() - started).toBeLessThan(150);
+    expect(jwksCalls() - fetched).toBe(3);
+
+    // The IdP back: the next attempt (after the cooldown) fetches and every token verifies again.
+    h.issuer.reset();
+    clock.t += 31_000;
+    expect((await fast("back", verifier)).id).toBe("back");
+    expect(jwksCalls() - fetched).toBe(4);
+    expect(logs.at(-1)?.msg).toBe("JWKS reachable again");
+  });
+
+  test("no key set yet and the IdP hanging: the first token waits out the timeout, the next ones are refused at once until the cooldown", async () => {
+    const { clock, verifier } = clocked();
+    h.issuer.hang(true, { path: jwksPath });
+    const before = jwksCalls();
+    expect(await refusal(verifier.verify(await longLived("first")))).toBe(
+      "JWKS unreachable: timed out after 300 ms",
+    );
+    for (let i = 0; i < 5; i += 1) {
+      const started = performance.now();
+      expect(await refusal(verifier.verify(await longLived(`next-${i}`)))).toMatch(/^JWKS unreachable/);
+      expect(performance.now() - started).toBeLessThan(150);
+    }
+    expect(jwksCalls() - before).toBe(1);
+    h.issuer.reset();
+    clock.t += 30_000;
+    expect((await verifier.verify(await longLived("after"))).id).toBe("after");
+  });
+
+  test("concurrent first requests share one fetch", async () => {
+    const { verifier } = clocked();
+    const before = jwksCalls();
+    const tokens = await Promise.all(["c1", "c2", "c3", "c4", "c5"].map((s) => longLived(s)));
+    const actors = await Promise.all(tokens.map((t) => verifier.verify(t)));
+    expect(actors.map((a) => a.id)).toEqual(["c1", "c2", "c3", "c4", "c5"]);
+    expect(jwksCalls() - before).toBe(1);
+  });
+
+  test("a rotation during the outage: a token under a new kid is refused 'JWKS unreachable', known kids still verify", async () => {
+    const { clock, verifier } = clocked();
+    expect((await fast("warm-r", verifier)).id).toBe("warm-r");
+    await h.issuer.rotateKeys();
+    h.issuer.failNext(503, Number.POSITIVE_INFINITY, { path: jwksPath });
+    clock.t += 31_000;
+    expect(await refusal(verifier.verify(await longLived("new-kid")))).toBe("JWKS unreachable: HTTP 503");
+    const es = await h.issuer.mint({ ...base(), sub: "es-known", exp: now() + 3600 }, { alg: "ES256" });
+    expect((await verifier.verify(es)).id).toBe("es-known");
+  });
+});
