@@ -1,5 +1,5 @@
 import { createLogger, createMetrics, type Logger, type LogSink, type Metrics } from "@celine/core";
-import { coreConfigOf, insecureSettings, isDev, jwksUriOf } from "@celine/platform/env";
+import { coreConfigOf, insecureAllowances, insecureSettings, isDev, jwksUriOf } from "@celine/platform/env";
 import { createApp } from "./app.ts";
 import { type ApiEnv, rateLimitsOf } from "./env.ts";
 import type { AppDeps } from "./lib/app-env.ts";
@@ -23,7 +23,8 @@ export function createTelemetry(env: Pick<ApiEnv, "LOG_LEVEL">, sink?: LogSink):
 /**
  * What refuses a start outside CELINE_ENV=dev: the insecure settings, a policy bundle that did not
  * load (in dev such a policy only denies every request, with a warning), and no CELINE_PUBLIC_URL
- * (the calendar feed URLs handed to members would name this machine).
+ * (the calendar feed URLs handed to members would name this machine). What is allowed but weakens the
+ * posture (CELINE_OIDC_ALLOW_HTTP) is logged.
  */
 export function startProblems(env: ApiEnv, policy: LoadedPolicy, log: Logger): string[] {
   const problems = insecureSettings(env);
@@ -34,6 +35,7 @@ export function startProblems(env: ApiEnv, policy: LoadedPolicy, log: Logger): s
     );
   }
   if (!policy.loaded) log.warn("policy not loaded; every request will be denied", { detail: policy.detail });
+  for (const allowance of insecureAllowances(env)) log.warn(allowance);
   return problems;
 }
 

@@ -2,8 +2,16 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "@celine/core";
-import { coreConfigOf, type Env, insecureSettings, jwksUriOf, withAliases } from "@celine/platform/env";
+import { createLogger, type LogRecord } from "@celine/core";
+import {
+  configOrExit,
+  coreConfigOf,
+  type Env,
+  insecureAllowances,
+  insecureSettings,
+  jwksUriOf,
+  withAliases,
+} from "@celine/platform/env";
 import { startProblems } from "../src/compose.ts";
 import { parseApiEnv } from "../src/env.ts";
 
@@ -79,7 +87,7 @@ describe("happy", () => {
       problemsOf({
         ...rest,
         OIDC__BASE_URL: "https://auth.example.org/realms/celine",
-        OIDC__CLIENT_SECRET: "vault",
+        OIDC__CLIENT_SECRET: "from-the-vault-by-alias",
       }),
     ).toEqual([]);
   });
@@ -309,5 +317,149 @@ describe("the settlement method's YAML", () => {
     ["STREAK_BONUS_PCT", "5", "flexibility_bonus.streak"],
   ])("%s, now in the YAML, is refused naming %s's new home", (name, value, key) => {
     expect(() => parseApiEnv({ [name]: value })).toThrow(key);
+  });
+});
+
+describe("the production guard means it (issue 14 item 5)", () => {
+  const only = (env: Env) => problemsOf({ ...SECURE, ...env });
+
+  test.each([
+    ["localhost with the root's dot", "https://localhost./realms/celine"],
+    ["LOCALHOST in capitals", "https://LOCALHOST:8443/realms/celine"],
+    ["a name under .localhost with the root's dot", "https://keycloak.localhost./realms/celine"],
+    ["127.0.0.2 (all of 127.0.0.0/8)", "https://127.0.0.2/realms/celine"],
+    ["127.255.255.254", "https://127.255.255.254/realms/celine"],
+    ["127.1 (short form)", "https://127.1/realms/celine"],
+    ["2130706433 (one number)", "https://2130706433/realms/celine"],
+    ["0x7f000001 (hex)", "https://0x7f000001/realms/celine"],
+    ["0.0.0.0", "https://0.0.0.0/realms/celine"],
+    ["0", "https://0/realms/celine"],
+    ["[::1]", "https://[::1]:8443/realms/celine"],
+    ["[0:0:0:0:0:0:0:1]", "https://[0:0:0:0:0:0:0:1]/realms/celine"],
+    ["[::]", "https://[::]/realms/celine"],
+    ["[::ffff:127.0.0.1] (IPv4-mapped)", "https://[::ffff:127.0.0.1]/realms/celine"],
+    ["[::127.0.0.1] (IPv4-compatible)", "https://[::127.0.0.1]/realms/celine"],
+  ])("an issuer at %s is local, and so is the JWKS derived from it", (_, issuer) => {
+    expect(only({ CELINE_OIDC_BASE_URL: issuer })).toEqual([
+      `CELINE_OIDC_BASE_URL is left at a local default (${issuer})`,
+      expect.stringContaining("CELINE_OIDC_JWKS_URI is left at a local default"),
+    ]);
+  });
+
+  test.each([
+    ["a private in-cluster address", "https://10.0.4.7/realms/celine"],
+    ["a name that merely starts like one", "https://localhost-idp.example.org/realms/celine"],
+    ["127 in a name", "https://127.example.org/realms/celine"],
+  ])("an issuer at %s is not local", (_, issuer) => {
+    expect(only({ CELINE_OIDC_BASE_URL: issuer })).toEqual([]);
+  });
+
+  test("issuer and JWKS must be https: both named", () => {
+    const issuer = "http://keycloak.celine.svc/realms/celine";
+    expect(only({ CELINE_OIDC_BASE_URL: issuer })).toEqual([
+      `CELINE_OIDC_BASE_URL must be https (${issuer}); CELINE_OIDC_ALLOW_HTTP=true allows an in-cluster http sidecar`,
+      expect.stringMatching(/^CELINE_OIDC_JWKS_URI must be https \(http:\/\/keycloak\.celine\.svc\//),
+    ]);
+  });
+
+  test("an http JWKS under an https issuer is named on its own", () => {
+    expect(only({ CELINE_OIDC_JWKS_URI: "http://keycloak.celine.svc/certs" })).toEqual([
+      "CELINE_OIDC_JWKS_URI must be https (http://keycloak.celine.svc/certs); CELINE_OIDC_ALLOW_HTTP=true allows an in-cluster http sidecar",
+    ]);
+  });
+
+  test("CELINE_OIDC_ALLOW_HTTP=true admits an http sidecar (never a loopback one) and is logged at start", () => {
+    const sidecar = {
+      CELINE_OIDC_BASE_URL: "http://keycloak.celine.svc/realms/celine",
+      CELINE_OIDC_ALLOW_HTTP: "true",
+    };
+    expect(only(sidecar)).toEqual([]);
+    expect(only({ ...sidecar, CELINE_OIDC_BASE_URL: "http://127.0.0.1:8080/realms/celine" })).toHaveLength(2);
+    const env = parseApiEnv({ ...SECURE, ...sidecar, CELINE_PUBLIC_URL: "https://flex.example.org" });
+    expect(insecureAllowances(env)).toEqual([
+      "CELINE_OIDC_ALLOW_HTTP=true: tokens are verified against keys fetched over plain http (http://keycloak.celine.svc/realms/celine, http://keycloak.celine.svc/realms/celine/protocol/openid-connect/certs)",
+    ]);
+    const logged: LogRecord[] = [];
+    const log = createLogger({ sink: (r) => logged.push(r) });
+    const loaded = {
+      loaded: true,
+      detail: "",
+      authorizer: async () => ({ allow: false, reason: "" }),
+      probe: async () => true,
+    };
+    expect(startProblems(env, loaded, log)).toEqual([]);
+    expect(logged.map((l) => [l.level, l.msg])).toEqual([["warn", insecureAllowances(env).join()]]);
+    // The listener and the settle CLI start through configOrExit: the same line, on stdout.
+    const printed: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => printed.push(line);
+    try {
+      expect(configOrExit(() => env, "start")).toBe(env);
+    } finally {
+      console.log = original;
+    }
+    expect(printed.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ level: "warn", msg: insecureAllowances(env).join() }),
+    ]);
+    // Nothing to say with https, nor in dev.
+    expect(insecureAllowances(parseApiEnv({ ...SECURE, CELINE_OIDC_ALLOW_HTTP: "true" }))).toEqual([]);
+    expect(insecureAllowances(parseApiEnv({ ...sidecar, CELINE_ENV: "dev" }))).toEqual([]);
+  });
+
+  test.each([
+    ["a user without a password", "postgres://flex@db.internal:5432/flex"],
+    ["no user at all", "postgres://db.internal:5432/flex"],
+    ["an empty password", "postgres://flex:@db.internal:5432/flex"],
+  ])("a DATABASE_URL with %s is named", (_, url) => {
+    expect(only({ DATABASE_URL: url })).toEqual(["DATABASE_URL has no password"]);
+  });
+
+  test.each(["postgres123", "Password1", "123456", "qwerty", "admin123", "letmein", "Passw0rd"])(
+    "a common database password (%s) is named",
+    (password) => {
+      expect(only({ DATABASE_URL: `postgres://flex:${password}@db.internal/flex` })).toEqual([
+        "DATABASE_URL carries a development password",
+      ]);
+    },
+  );
+
+  test("a database password equal to the user name is named", () => {
+    expect(only({ DATABASE_URL: "postgres://flexapp:flexapp@db.internal/flex" })).toEqual([
+      "DATABASE_URL's password equals its user name",
+    ]);
+  });
+
+  test("a client secret shorter than 16 characters is named; 16 is enough", () => {
+    expect(only({ CELINE_OIDC_CLIENT_SECRET: "fifteen-chars-x" })).toEqual([
+      "CELINE_OIDC_CLIENT_SECRET is shorter than 16 characters",
+    ]);
+    expect(only({ CELINE_OIDC_CLIENT_SECRET: "sixteen-chars-xy" })).toEqual([]);
+  });
+
+  test("every problem at once", () => {
+    expect(
+      problemsOf({
+        DATABASE_URL: "postgres://flex@db.internal/flex",
+        CELINE_OIDC_BASE_URL: "http://keycloak.celine.svc/realms/celine",
+        CELINE_OIDC_JWKS_URI: "https://[::ffff:127.0.0.1]/certs",
+        CELINE_OIDC_CLIENT_SECRET: "short",
+      }),
+    ).toEqual([
+      "DATABASE_URL has no password",
+      "CELINE_OIDC_CLIENT_SECRET is shorter than 16 characters",
+      "CELINE_OIDC_BASE_URL must be https (http://keycloak.celine.svc/realms/celine); CELINE_OIDC_ALLOW_HTTP=true allows an in-cluster http sidecar",
+      "CELINE_OIDC_JWKS_URI is left at a local default (https://[::ffff:127.0.0.1]/certs)",
+    ]);
+  });
+
+  test("CELINE_ENV=dev still relaxes all of it (the dev stack's posture)", () => {
+    expect(
+      problemsOf({
+        CELINE_ENV: "dev",
+        DATABASE_URL: "postgres://postgres@127.0.0.1/flex",
+        CELINE_OIDC_BASE_URL: "http://127.0.0.1:8080/realms/celine",
+        CELINE_OIDC_CLIENT_SECRET: "short",
+      }),
+    ).toEqual([]);
   });
 });

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import {
   type CoreConfig,
+  createLogger,
+  forbiddenAddress,
   type MethodOverrides,
   messageOf,
   parseSettlementMethod,
@@ -68,6 +70,11 @@ export const PlatformEnv = z.object({
   CELINE_OIDC_AUDIENCE: z.string().min(1).default("svc-flexibility"),
   CELINE_OIDC_CLIENT_ID: z.string().default("svc-flexibility"),
   CELINE_OIDC_CLIENT_SECRET: z.string().default(""),
+  /**
+   * Outside dev the issuer and the JWKS must be https; `true` lets them be plain http (an in-cluster
+   * sidecar on a private network), logged at every start.
+   */
+  CELINE_OIDC_ALLOW_HTTP: flag,
   DIGITAL_TWIN_API_URL: z.url().default("http://localhost:8002"),
   NUDGING_API_URL: z.url().default("http://localhost:8016"),
   REC_REGISTRY_URL: z.url().default("http://localhost:8004"),
@@ -158,17 +165,37 @@ export function jwksUriOf(env: PlatformEnv): string {
   );
 }
 
-const DEV_PASSWORDS = [
+/**
+ * Database passwords refused outside dev (compared without case): the development defaults and
+ * the most common passwords of leaked lists — the first ones anybody tries.
+ */
+const WELL_KNOWN_PASSWORDS = new Set([
   "postgres",
+  "postgres123",
+  "postgrespassword",
   "password",
+  "password1",
+  "password123",
+  "passw0rd",
   "changeme",
   "secret",
   "dev",
   "admin",
+  "admin123",
+  "root",
   "test",
   "flexibility",
+  "celine",
   "example",
-];
+  "123456",
+  "12345678",
+  "123456789",
+  "qwerty",
+  "letmein",
+  "welcome",
+]);
+/** The shortest client secret accepted outside dev (Keycloak generates 32 characters). */
+const MIN_CLIENT_SECRET_LENGTH = 16;
 
 /**
  * Everything that makes a deployment insecure, all at once (empty in dev, where it is relaxed).
@@ -180,39 +207,84 @@ export function insecureSettings(env: PlatformEnv): string[] {
   if (!env.DATABASE_URL) {
     problems.push("DATABASE_URL is unset (the embedded database is for development only)");
   } else {
-    const password = passwordOf(env.DATABASE_URL);
-    if (password !== null && DEV_PASSWORDS.includes(password.toLowerCase())) {
+    const credentials = credentialsOf(env.DATABASE_URL);
+    if (!credentials?.password) problems.push("DATABASE_URL has no password");
+    else if (WELL_KNOWN_PASSWORDS.has(credentials.password.toLowerCase())) {
       problems.push("DATABASE_URL carries a development password");
+    } else if (credentials.password === credentials.user) {
+      problems.push("DATABASE_URL's password equals its user name");
     }
   }
-  if (!env.CELINE_OIDC_CLIENT_SECRET) problems.push("CELINE_OIDC_CLIENT_SECRET is empty");
-  else if (env.CELINE_OIDC_CLIENT_SECRET === env.CELINE_OIDC_CLIENT_ID) {
+  const secret = env.CELINE_OIDC_CLIENT_SECRET;
+  if (!secret) problems.push("CELINE_OIDC_CLIENT_SECRET is empty");
+  else if (secret === env.CELINE_OIDC_CLIENT_ID)
     problems.push("CELINE_OIDC_CLIENT_SECRET equals the client id");
+  else if (secret.length < MIN_CLIENT_SECRET_LENGTH) {
+    problems.push(`CELINE_OIDC_CLIENT_SECRET is shorter than ${MIN_CLIENT_SECRET_LENGTH} characters`);
   }
-  if (isLocal(env.CELINE_OIDC_BASE_URL)) {
-    problems.push(`CELINE_OIDC_BASE_URL is left at a local default (${env.CELINE_OIDC_BASE_URL})`);
+  for (const [name, url] of [
+    ["CELINE_OIDC_BASE_URL", env.CELINE_OIDC_BASE_URL],
+    ["CELINE_OIDC_JWKS_URI", jwksUriOf(env)],
+  ] as const) {
+    if (isLocal(url)) problems.push(`${name} is left at a local default (${url})`);
+    else if (!isHttps(url) && !env.CELINE_OIDC_ALLOW_HTTP) {
+      problems.push(
+        `${name} must be https (${url}); CELINE_OIDC_ALLOW_HTTP=true allows an in-cluster http sidecar`,
+      );
+    }
   }
-  if (isLocal(jwksUriOf(env)))
-    problems.push(`CELINE_OIDC_JWKS_URI is left at a local default (${jwksUriOf(env)})`);
   return problems;
 }
 
-function passwordOf(url: string): string | null {
+/**
+ * What an operator allowed outside dev that weakens the posture, one line each, for the start-up
+ * log (empty in dev): today only CELINE_OIDC_ALLOW_HTTP with an http issuer or JWKS.
+ */
+export function insecureAllowances(env: PlatformEnv): string[] {
+  if (isDev(env) || !env.CELINE_OIDC_ALLOW_HTTP) return [];
+  const plain = [env.CELINE_OIDC_BASE_URL, jwksUriOf(env)].filter((url) => !isHttps(url));
+  if (plain.length === 0) return [];
+  return [
+    `CELINE_OIDC_ALLOW_HTTP=true: tokens are verified against keys fetched over plain http (${plain.join(", ")})`,
+  ];
+}
+
+function credentialsOf(url: string): { user: string; password: string } | null {
   try {
     const parsed = new URL(url);
-    return parsed.password ? decodeURIComponent(parsed.password) : null;
+    return { user: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
   } catch {
     return null;
   }
 }
 
-function isLocal(url: string): boolean {
+function isHttps(url: string): boolean {
   try {
-    const host = new URL(url).hostname;
-    return host === "localhost" || host === "127.0.0.1" || host === "[::1]" || host.endsWith(".localhost");
+    return new URL(url).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a URL names this machine: `localhost` and `*.localhost` (with or without the root's dot),
+ * and every loopback or unspecified address however written — 127.0.0.0/8, 0.0.0.0/8, [::1], [::],
+ * IPv4-mapped and -compatible forms ([::ffff:127.0.0.1]); the URL parser already reads 127.1,
+ * 0x7f000001 and 2130706433 as 127.0.0.1. A URL that does not parse counts as local.
+ */
+function isLocal(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname
+      .toLowerCase()
+      .replace(/\.$/, "")
+      .replace(/^\[|\]$/g, "");
   } catch {
     return true;
   }
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const why = forbiddenAddress(host);
+  return why === "loopback" || why === "unspecified";
 }
 
 /**
@@ -223,7 +295,10 @@ export function configOrExit<E extends PlatformEnv>(parse: () => E, action: "sta
   try {
     const env = parse();
     const problems = insecureSettings(env);
-    if (problems.length === 0) return env;
+    if (problems.length === 0) {
+      for (const allowance of insecureAllowances(env)) createLogger().warn(allowance);
+      return env;
+    }
     console.error(`refusing to ${action} outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
   } catch (error) {
     console.error(messageOf(error));
