@@ -10,8 +10,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedBroker, startNudgingTool, startOidcIssuer } from "@celine/fakes";
+import { startNudgingTool, startOidcIssuer } from "@celine/fakes";
 import mqtt from "mqtt";
+import { brokerUrl } from "./lib/broker.ts";
 import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
@@ -427,18 +428,6 @@ async function generate(): Promise<void> {
 }
 
 // ————— helpers of the main process —————
-
-async function brokerUrl(): Promise<{ url: string; kind: string; close(): Promise<void> }> {
-  const url = process.env.BENCH_MQTT_URL ?? "mqtt://127.0.0.1:1883";
-  try {
-    const probe = await mqtt.connectAsync(url, { connectTimeout: 1_000, reconnectPeriod: 0 });
-    await probe.endAsync();
-    return { url, kind: `Mosquitto at ${new URL(url).host}`, close: async () => {} };
-  } catch {
-    const broker = await startEmbeddedBroker();
-    return { url: broker.url, kind: "embedded aedes", close: broker.close };
-  }
-}
 
 /** `count` members `<tag>-1…` offered tomorrow's 09:00–12:00 UTC window with 15 points. */
 async function seedOffers(db: BenchDatabase, tag: string, count: number): Promise<void> {

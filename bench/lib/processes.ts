@@ -118,7 +118,19 @@ export function sampleMemory(pid: number, intervalMs = 50) {
   };
 }
 
-/** The API's entry point with a local OIDC issuer and a PostgreSQL database, dev posture. */
+/**
+ * No abuse limits: a benchmark drives thousands of requests with one token or from one address,
+ * which the default limits would answer with 429s. The abuse benchmark sets them back (`extra`).
+ */
+export const LIMITS_LIFTED: Record<string, string> = {
+  RATE_LIMIT_READS_PER_MIN: "0",
+  RATE_LIMIT_WRITES_PER_MIN: "0",
+  RATE_LIMIT_EXPORT_PER_MIN: "0",
+  RATE_LIMIT_FEED_PER_MIN: "0",
+  RATE_LIMIT_UNAUTHENTICATED_PER_MIN: "0",
+};
+
+/** The API's entry point with a local OIDC issuer and a PostgreSQL database, dev posture, no limits. */
 export function apiEnv({
   databaseUrl,
   issuer,
@@ -136,6 +148,7 @@ export function apiEnv({
     CELINE_OIDC_JWKS_URI: issuer.jwksUri,
     CELINE_OIDC_AUDIENCE: issuer.audience,
     POLICY_DIR: join(REPO, "policies"),
+    ...LIMITS_LIFTED,
     ...extra,
   };
 }
