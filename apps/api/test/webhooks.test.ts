@@ -12,10 +12,12 @@ import {
   CommitmentOut,
   createLogger,
   DEFAULT_CORE_CONFIG,
+  forbiddenAddress,
   type Platform,
   type RelayOptions,
   relayOutboxOnce,
   WEBHOOK_BACKOFF,
+  type WebhookRequest,
   type WebhookSender,
 } from "@celine/core";
 import { commitments, outbox, webhooks } from "@celine/core/db";
@@ -57,8 +59,11 @@ let operator: string;
 const published: { topic: string; payload: unknown }[] = [];
 /** What the hardened app's resolver answers, by host name (unknown names: the system's resolver). */
 const dns = new Map<string, string[]>();
-/** POSTs the hardened relay attempted (none may reach a refused target). */
-let hardenedPosts = 0;
+/**
+ * POSTs the hardened relay attempted (none may reach a refused target). Those pinned to a public
+ * address are answered here, standing in for the internet this machine cannot reach.
+ */
+const hardenedPosts: WebhookRequest[] = [];
 
 beforeAll(async () => {
   receiver = startWebhookReceiver();
@@ -85,7 +90,9 @@ beforeAll(async () => {
   const counted: WebhookSender = {
     resolve: (host) => sender.resolve(host),
     post: (request) => {
-      hardenedPosts += 1;
+      hardenedPosts.push(request);
+      if (request.addresses?.every((a) => forbiddenAddress(a) === null))
+        return Promise.resolve({ status: 204 });
       return sender.post(request);
     },
   };
@@ -218,6 +225,7 @@ describe("happy: managing subscriptions", () => {
       disabled_reason: null,
     });
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    clock.advance(1_000);
     const second = await subscribe(token, { url: targetUrl("/other"), events: ["commitment.cancelled"] });
     expect(second.events).toEqual(["commitment.cancelled"]);
 
@@ -595,10 +603,10 @@ describe("SSRF: outside CELINE_ENV=dev a target is https on public addresses onl
     dns.set("hooks.example.test", ["127.0.0.1"]);
     const queued = await hardened.call("POST", `/api/webhooks/${hook.id}/test`, { token });
     expect(queued.status, queued.text).toBe(202);
-    hardenedPosts = 0;
+    hardenedPosts.length = 0;
 
     await deliverDue(hardened);
-    expect(hardenedPosts).toBe(0);
+    expect(hardenedPosts).toHaveLength(0);
     const [entry] = await webhookEntries(hardened);
     expect(entry).toMatchObject({
       status: "failed",
@@ -608,6 +616,25 @@ describe("SSRF: outside CELINE_ENV=dev a target is https on public addresses onl
     expect((await listed(token, hardened))[0]).toMatchObject({
       status: "disabled",
       disabled_reason: "target refused: hooks.example.test resolves to 127.0.0.1, a loopback address",
+    });
+  });
+
+  test("allowed at delivery: the POST is pinned to the addresses just checked (the name is not resolved again)", async () => {
+    const token = await hardened.participant("wh-oli");
+    dns.set("public.example.test", ["93.184.216.34"]);
+    const hook = await subscribe(token, { url: "https://public.example.test/flex" }, hardened);
+    dns.set("public.example.test", ["93.184.216.35", "2606:2800:220:1::1"]);
+    await hardened.call("POST", `/api/webhooks/${hook.id}/test`, { token });
+    hardenedPosts.length = 0;
+
+    await deliverDue(hardened);
+    expect(hardenedPosts.map((p) => [p.url, p.addresses])).toEqual([
+      ["https://public.example.test/flex", ["93.184.216.35", "2606:2800:220:1::1"]],
+    ]);
+    expect((await webhookEntries(hardened))[0]).toMatchObject({ status: "delivered" });
+    const signed = hardenedPosts[0];
+    expect(new Webhook(hook.secret).verify(signed?.body ?? "", signed?.headers ?? {})).toMatchObject({
+      type: "webhook.test",
     });
   });
 

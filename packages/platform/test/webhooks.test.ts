@@ -70,6 +70,85 @@ describe("post", () => {
   });
 });
 
+describe("post to pinned addresses (the ones core checked)", () => {
+  test("the connection goes to the given address, the name is never resolved, the Host stays the URL's", async () => {
+    const port = new URL(receiver.url).port;
+    const pinned = createWebhookSender({
+      metrics,
+      log,
+      lookup: () => Promise.reject(new Error("must not resolve")),
+    });
+    const answer = await pinned.post({
+      ...request(),
+      url: `http://hooks.example.test:${port}/pinned`,
+      addresses: ["127.0.0.1"],
+    });
+    expect(answer).toEqual({ status: 200 });
+    expect(receiver.received[0]).toMatchObject({
+      path: "/pinned",
+      body: '{"type":"webhook.test"}',
+      headers: expect.objectContaining({ host: `hooks.example.test:${port}`, "webhook-id": "msg_1" }),
+    });
+  });
+
+  test("too slow → UpstreamError; a status is answered as is (no redirect followed)", async () => {
+    const port = new URL(receiver.url).port;
+    const url = `http://hooks.example.test:${port}/slow`;
+    receiver.setLatency(500);
+    await expect(
+      sender.post({ ...request(), url, timeoutMs: 100, addresses: ["127.0.0.1"] }),
+    ).rejects.toThrow(/timed out after 100 ms/);
+    receiver.reset();
+    receiver.respondWith(302);
+    expect(await sender.post({ ...request(), url, addresses: ["127.0.0.1"] })).toEqual({ status: 302 });
+  });
+
+  const openssl = Bun.which("openssl");
+  test.skipIf(!openssl)("https: TLS is verified against the URL's host, not the pinned address", async () => {
+    const dir = `/tmp/webhook-tls-${crypto.randomUUID().slice(0, 8)}`;
+    const made = Bun.spawnSync([
+      openssl ?? "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=hooks.example.test",
+      "-addext",
+      "subjectAltName=DNS:hooks.example.test",
+      "-keyout",
+      `${dir}-key.pem`,
+      "-out",
+      `${dir}-cert.pem`,
+    ]);
+    expect(made.exitCode, made.stderr.toString()).toBe(0);
+    const cert = await Bun.file(`${dir}-cert.pem`).text();
+    const tls = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert, key: await Bun.file(`${dir}-key.pem`).text() },
+      fetch: (req) =>
+        new Response(null, { status: req.headers.get("host")?.startsWith("hooks.example.test") ? 204 : 400 }),
+    });
+    try {
+      const trusting = createWebhookSender({ metrics, log, ca: cert });
+      const at = (host: string) => ({
+        ...request(),
+        url: `https://${host}:${tls.port}/hook`,
+        addresses: ["127.0.0.1"],
+      });
+      expect(await trusting.post(at("hooks.example.test"))).toEqual({ status: 204 });
+      // The same server under another name: its certificate does not match, nothing is sent.
+      await expect(trusting.post(at("other.example.test"))).rejects.toBeInstanceOf(UpstreamError);
+    } finally {
+      await tls.stop(true);
+    }
+  });
+});
+
 describe("resolve", () => {
   test("every address the lookup answers", async () => {
     const resolving = createWebhookSender({

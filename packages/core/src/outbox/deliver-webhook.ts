@@ -6,12 +6,13 @@ import { withTimeout } from "../lib/with-timeout.ts";
 import { formatInstant } from "../time.ts";
 import { disableWebhook } from "../webhooks/disable.ts";
 import { queuedMessageOf } from "../webhooks/message.ts";
-import { targetRefusal } from "../webhooks/target.ts";
+import { checkTarget, type TargetCheck } from "../webhooks/target.ts";
 import type { Outcome } from "./deliver.ts";
 import type { RelayOptions } from "./relay.ts";
 
 // Delivering one webhook entry (Standard Webhooks): the target checked again (DNS may have changed
-// since the subscription was made), the stored body signed as it is sent, one POST. 2xx is delivered;
+// since the subscription was made), the stored body signed as it is sent, one POST to the addresses
+// just checked. 2xx is delivered;
 // 410 Gone disables the subscription at once; anything else is retried with back-off until the
 // subscription has been failing for WEBHOOK_FAILING_MS, and then disabled. A disabled subscription's
 // pending entries are dropped, with the reason on the subscription (GET /api/webhooks shows it).
@@ -34,9 +35,9 @@ export async function deliverWebhook(opts: RelayOptions, entry: Entry, timeoutMs
   const message = queuedMessageOf(entry.payload);
   if (!message) return { kind: "failed", reason: "not a webhook message" };
 
-  let refusal: string | null;
+  let target: TargetCheck;
   try {
-    refusal = await targetRefusal(hook.url, {
+    target = await checkTarget(hook.url, {
       allowPrivate: opts.allowPrivateWebhookTargets ?? false,
       resolve: (host) => withTimeout(platform.webhooks.resolve(host), timeoutMs, "webhook target lookup"),
     });
@@ -44,9 +45,9 @@ export async function deliverWebhook(opts: RelayOptions, entry: Entry, timeoutMs
     // A name that does not resolve now may again soon: a failure like a refused connection.
     return failing(opts, hook, entry, `cannot resolve the target: ${messageOf(error)}`);
   }
-  if (refusal) {
+  if (target.refusal !== null) {
     // Not retried: a target that points inside our network is refused however often it is tried.
-    const reason = `target refused: ${refusal}`;
+    const reason = `target refused: ${target.refusal}`;
     await disable(opts, hook, reason, entry);
     return { kind: "failed", reason };
   }
@@ -66,6 +67,8 @@ export async function deliverWebhook(opts: RelayOptions, entry: Entry, timeoutMs
         },
         body: message.body,
         timeoutMs,
+        // Connect where the check looked, not wherever the name points a moment later.
+        ...(target.addresses ? { addresses: target.addresses } : {}),
       }),
       // The adapter has the same deadline; this one only guards against an adapter that ignores it.
       timeoutMs + 1_000,

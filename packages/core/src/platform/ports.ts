@@ -80,11 +80,17 @@ export type WebhookRequest = {
   body: string;
   /** The whole exchange may take this long (ms). */
   timeoutMs: number;
+  /**
+   * Connect to one of these addresses (the ones the target's host was checked to resolve to) and
+   * never resolve the name again; TLS is still verified against the URL's host. Absent: resolve as usual.
+   */
+  addresses?: string[];
 };
 
 /**
  * Talks to integrators' webhook receivers. Which targets are allowed is core's rule (it resolves a
- * host through `resolve` before each delivery); the adapter only resolves and sends.
+ * host through `resolve` before each delivery, and hands the addresses it allowed to `post`); the
+ * adapter only resolves and sends.
  */
 export type WebhookSender = {
   /** Every address the host name resolves to (A and AAAA); UpstreamError when it does not resolve. */

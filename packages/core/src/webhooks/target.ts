@@ -15,30 +15,48 @@ export type TargetRule = {
 };
 
 /**
- * Why `url` may not receive webhooks, or null when it may. A host that does not resolve throws the
- * resolver's error: the caller decides whether that is a refusal (creation) or a retry (delivery).
+ * The verdict on a target: refused (why), or allowed with the addresses it was checked at — null
+ * where nothing was resolved (development). A delivery connects to those addresses only, so a name
+ * that changes its answer after the check cannot steer the POST elsewhere.
  */
-export async function targetRefusal(url: string, rule: TargetRule): Promise<string | null> {
+export type TargetCheck = { refusal: string } | { refusal: null; addresses: string[] | null };
+
+/**
+ * Check `url` against the rule. A host that does not resolve throws the resolver's error: the caller
+ * decides whether that is a refusal (creation) or a retry (delivery).
+ */
+export async function checkTarget(url: string, rule: TargetRule): Promise<TargetCheck> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return "not a URL";
+    return { refusal: "not a URL" };
   }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return "must be an http(s) URL";
-  if (parsed.username || parsed.password) return "must not carry credentials";
-  if (rule.allowPrivate) return null;
-  if (parsed.protocol !== "https:") return "must be https";
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:")
+    return { refusal: "must be an http(s) URL" };
+  if (parsed.username || parsed.password) return { refusal: "must not carry credentials" };
+  if (rule.allowPrivate) return { refusal: null, addresses: null };
+  if (parsed.protocol !== "https:") return { refusal: "must be https" };
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   const literal = parseAddress(host);
   const addresses = literal ? [host] : await rule.resolve(host);
-  if (addresses.length === 0) return `${host} resolves to no address`;
+  if (addresses.length === 0) return { refusal: `${host} resolves to no address` };
   for (const address of addresses) {
     const why = forbiddenAddress(address);
-    if (why)
-      return literal ? `${address} is a ${why} address` : `${host} resolves to ${address}, a ${why} address`;
+    if (why) {
+      return {
+        refusal: literal
+          ? `${address} is a ${why} address`
+          : `${host} resolves to ${address}, a ${why} address`,
+      };
+    }
   }
-  return null;
+  return { refusal: null, addresses };
+}
+
+/** Why `url` may not receive webhooks, or null when it may (see checkTarget). */
+export async function targetRefusal(url: string, rule: TargetRule): Promise<string | null> {
+  return (await checkTarget(url, rule)).refusal;
 }
 
 type Range = { base: number[]; bits: number; why: string };
