@@ -2,7 +2,6 @@ import {
   type CoreConfig,
   type Logger,
   type Metrics,
-  messageOf,
   type Platform,
   pruneProcessedRuns,
   startOutboxRelay,
@@ -149,7 +148,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       await withTimeout(database.ping(), DB_PING_TIMEOUT_MS, "database ping");
       checks.database = "ok";
     } catch (error) {
-      checks.database = messageOf(error);
+      // /ready needs no token: the driver's message (hosts, ports, user names) goes to the log only.
+      log.warn("readiness: database unreachable", { error });
+      checks.database = "unreachable";
     }
     if (stopping) checks.process = "stopping";
     return { ready: !stopping && checks.broker === "ok" && checks.database === "ok", checks };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { createMetrics, type Metrics } from "@celine/core";
+import { createLogger, createMetrics, type LogRecord, type Metrics } from "@celine/core";
 import { broadcasts, commitments, meterChunks, offers, processedRuns } from "@celine/core/db";
 import { testBrokerUrl } from "@celine/fakes";
 import { eq, sql } from "drizzle-orm";
@@ -307,6 +307,32 @@ describe("probes", () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain("# TYPE flexibility_listener_messages_total counter");
     expect(text).toContain("flexibility_listener_broker_connects_total");
+  });
+
+  test("/ready with the database unreachable: 503 'unreachable', the driver's message (a host) only in the log", async () => {
+    const logged: LogRecord[] = [];
+    const broken = await startWorldListener(
+      {
+        ...world,
+        database: {
+          ...world.database,
+          ping: () => Promise.reject(new Error("connect ECONNREFUSED 10.9.8.7:5432")),
+        },
+      },
+      broker.url,
+      { log: createLogger({ sink: (r) => logged.push(r) }) },
+    );
+    try {
+      const ready = await fetch(`http://127.0.0.1:${broken.port}/ready`);
+      const body = await ready.text();
+      expect(ready.status, body).toBe(503);
+      expect(JSON.parse(body).checks.database).toBe("unreachable");
+      expect(body).not.toContain("10.9.8.7");
+      const line = logged.find((l) => l.msg === "readiness: database unreachable");
+      expect(JSON.stringify(line)).toContain("connect ECONNREFUSED 10.9.8.7:5432");
+    } finally {
+      await broken.stop();
+    }
   });
 
   test("METRICS_TOKEN closes /metrics to callers without it; /health and /ready stay open", async () => {
