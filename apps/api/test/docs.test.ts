@@ -69,6 +69,37 @@ describe("happy", () => {
     }
   });
 
+  test("the webhook events are the document's webhooks: Standard Webhooks headers and each event's body", () => {
+    const events = Object.fromEntries(
+      Object.entries<Json>(doc.webhooks ?? {}).map(([name, item]) => [name.replace(/^\//, ""), item.post]),
+    );
+    expect(Object.keys(events).sort()).toEqual(
+      [
+        "commitment.cancelled",
+        "commitment.created",
+        "commitment.restated",
+        "commitment.settled",
+        "webhook.test",
+        "window.opportunity",
+      ].sort(),
+    );
+    for (const operation of Object.values<Json>(events)) {
+      expect(operation.parameters.map((p: Json) => [p.in, p.name])).toEqual([
+        ["header", "webhook-id"],
+        ["header", "webhook-timestamp"],
+        ["header", "webhook-signature"],
+      ]);
+    }
+    const bodyOf = (name: string) => events[name].requestBody.content["application/json"].schema.$ref;
+    expect(bodyOf("commitment.created")).toBe("#/components/schemas/CommitmentCreatedEvent");
+    expect(doc.components.schemas.CommitmentCreatedEvent.properties.data).toEqual({
+      $ref: "#/components/schemas/CommitmentOut",
+    });
+    expect(doc.components.schemas.WindowOpportunityEvent.properties.data).toEqual({
+      $ref: "#/components/schemas/WindowOpportunity",
+    });
+  });
+
   test("the security schemes are declared: bearer JWT and the proxy header", () => {
     const schemes = doc.components.securitySchemes;
     expect(schemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });

@@ -17,6 +17,7 @@ import {
   type RelayOptions,
   relayOutboxOnce,
   WEBHOOK_BACKOFF,
+  WEBHOOK_EVENT_BODIES,
   type WebhookRequest,
   type WebhookSender,
 } from "@celine/core";
@@ -164,14 +165,20 @@ async function subscribe(token: string, body: Json, h: Harness = dev) {
   return res.json as { id: string; secret: string } & Json;
 }
 
-/** The deliveries to `path`, each verified with the `standardwebhooks` package as an integrator would. */
+/**
+ * The deliveries to `path`, each verified with the `standardwebhooks` package as an integrator would,
+ * and held to its event's documented body (the OpenAPI document's `webhooks`).
+ */
 function verified(secret: string, path = "/hook") {
   return receiver.received
     .filter((r) => r.path === path && r.status >= 200 && r.status < 300)
-    .map((r) => ({
-      id: r.headers["webhook-id"],
-      message: new Webhook(secret).verify(r.body, r.headers) as Json,
-    }));
+    .map((r) => {
+      const message = new Webhook(secret).verify(r.body, r.headers) as Json;
+      const documented = WEBHOOK_EVENT_BODIES[message.type as keyof typeof WEBHOOK_EVENT_BODIES];
+      expect(documented, `undocumented event ${message.type}`).toBeDefined();
+      expect(documented.strict().parse(message)).toEqual(message);
+      return { id: r.headers["webhook-id"], message };
+    });
 }
 
 const typesOf = (deliveries: { message: Json }[]) => deliveries.map((d) => d.message.type);
@@ -344,10 +351,14 @@ describe("happy: events, emitted by their verbs with the REST shape", () => {
 
   test("an operator's POST /api/commitments → commitment.created, the MQTT committed event and the confirmation; no reminder for a window already over", async () => {
     const hook = await subscribe(await dev.participant("wh-dan"), { url: targetUrl("/dan") });
-    const past = new Date(clock.now().getTime() - 2 * 86_400_000);
+    // A window that ended yesterday (operatorBody's own hours may lie anywhere after `now`).
+    const start = new Date(clock.now().getTime() - 86_400_000);
     const res = await dev.call("POST", "/api/commitments", {
       token: operator,
-      body: operatorBody("wh-dan", past),
+      body: operatorBody("wh-dan", clock.now(), {
+        period_start: start.toISOString(),
+        period_end: new Date(start.getTime() + 3_600_000).toISOString(),
+      }),
     });
     expect(res.status, res.text).toBe(201);
     const queued = await dev.database.db.select().from(outbox).where(eq(outbox.commitmentId, res.json.id));

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { WEBHOOK_EVENTS } from "../db/schema.ts";
+import { CommitmentOut } from "./commitments.ts";
 import { Instant, Uuid } from "./common.ts";
 
 /** A member or a service has at most this many subscriptions (a service: per community). */
@@ -104,15 +105,54 @@ export const WindowOpportunity = z
   .meta({ id: "WindowOpportunity" });
 export type WindowOpportunity = z.infer<typeof WindowOpportunity>;
 
+const eventOf = <T extends string, D extends z.ZodType>(type: T, data: D, id: string, description: string) =>
+  z
+    .object({
+      type: z.literal(type),
+      timestamp: Instant.meta({ description: "When the event happened" }),
+      data,
+    })
+    .meta({ id, description });
+
 /**
- * The body of every delivery (Standard Webhooks' payload structure), signed as sent; `webhook-id`,
- * `webhook-timestamp` and `webhook-signature` travel as headers.
+ * Each event's body, by type (Standard Webhooks' payload structure, signed as sent; `webhook-id`,
+ * `webhook-timestamp` and `webhook-signature` travel as headers): the OpenAPI document's `webhooks`.
  */
-export const WebhookMessage = z
-  .object({
-    type: z.union([WebhookEventType, z.literal(WEBHOOK_TEST_EVENT)]),
-    timestamp: Instant.meta({ description: "When the event happened" }),
-    data: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: "WebhookMessage" });
-export type WebhookMessage = z.infer<typeof WebhookMessage>;
+export const WEBHOOK_EVENT_BODIES = {
+  "commitment.created": eventOf(
+    "commitment.created",
+    CommitmentOut,
+    "CommitmentCreatedEvent",
+    "A commitment was made: an accept, or POST /api/commitments (a member's or an operator's)",
+  ),
+  "commitment.cancelled": eventOf(
+    "commitment.cancelled",
+    CommitmentOut,
+    "CommitmentCancelledEvent",
+    "A live commitment was cancelled",
+  ),
+  "commitment.settled": eventOf(
+    "commitment.settled",
+    CommitmentOut,
+    "CommitmentSettledEvent",
+    "A commitment was settled (the daily run, or by hand): its points are in",
+  ),
+  "commitment.restated": eventOf(
+    "commitment.restated",
+    CommitmentOut,
+    "CommitmentRestatedEvent",
+    "Corrected readings changed a settled commitment's points: a new settlement_revision",
+  ),
+  "window.opportunity": eventOf(
+    "window.opportunity",
+    WindowOpportunity,
+    "WindowOpportunityEvent",
+    "The community was told of a window with surplus energy in the next 24 hours",
+  ),
+  [WEBHOOK_TEST_EVENT]: eventOf(
+    WEBHOOK_TEST_EVENT,
+    z.object({ webhook_id: Uuid }),
+    "WebhookTestEvent",
+    "Sent by POST /api/webhooks/{id}/test",
+  ),
+} as const;

@@ -4,12 +4,12 @@
 export {
   CreateWebhookInput,
   MAX_WEBHOOKS,
+  WEBHOOK_EVENT_BODIES,
   WEBHOOK_TEST_EVENT,
   WebhookCreated,
   WebhookEventType,
   WebhookIdParam,
   WebhookList,
-  WebhookMessage,
   WebhookOut,
   WebhookTestOut,
   WindowOpportunity,
