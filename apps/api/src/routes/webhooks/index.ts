@@ -18,12 +18,10 @@ const DeliveryHeaders = z.object({
     description: "The message id, the same on every retry and for every subscription: deduplicate on it",
     example: "msg_2f7c1e0a9b3d4c5e8f6a7b8c9d0e1f2a",
   }),
-  "webhook-timestamp": z
-    .string()
-    .meta({
-      description: "Unix seconds of this attempt (reject one far from your clock)",
-      example: "1782972000",
-    }),
+  "webhook-timestamp": z.string().meta({
+    description: "Unix seconds of this attempt (reject one far from your clock)",
+    example: "1782972000",
+  }),
   "webhook-signature": z.string().meta({
     description:
       "`v1,` + base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the secret",
