@@ -63,7 +63,8 @@ export function createApp(deps: AppDeps) {
   const authenticate = async (c: Context): Promise<Ctx> => {
     const request = { headers: c.req.raw.headers, method: c.req.method, path: c.req.path };
     try {
-      return await contextFor({ ...deps, audit: auditOf(c) }, request, c.get("requestId"));
+      // The request's own loggers: the verbs' lines carry the client's request id too.
+      return await contextFor({ ...deps, log: c.get("log"), audit: auditOf(c) }, request, c.get("requestId"));
     } catch (error) {
       await limiter?.chargeAddress(addressOf(c));
       throw error;
@@ -125,7 +126,7 @@ export function createApp(deps: AppDeps) {
     // A calendar feed's secret is its credential: calendar apps send no token.
     const feed = isFeedRequest(c.req.method, c.req.path);
     const ctx = feed
-      ? anonymousContextFor({ ...deps, audit: auditOf(c) }, c.get("requestId"))
+      ? anonymousContextFor({ ...deps, log: c.get("log"), audit: auditOf(c) }, c.get("requestId"))
       : await authenticate(c);
     c.set("ctx", ctx);
     if (limiter) {

@@ -359,7 +359,9 @@ describe("happy", () => {
       operator: "service-account-id-svc-operator",
       client_id: "svc-operator",
       erased: res.json,
-      request_id: "erase-1",
+      // Ours, with the caller's own id beside it.
+      request_id: res.headers.get("x-request-id"),
+      client_request_id: "erase-1",
     });
     expect(JSON.stringify(info[0])).not.toContain("alice");
     const audits = logged.filter((l) => l.logger === "audit");
@@ -371,7 +373,8 @@ describe("happy", () => {
       client_id: "svc-operator",
       member: "alice",
       erased: res.json,
-      request_id: "erase-1",
+      request_id: res.headers.get("x-request-id"),
+      client_request_id: "erase-1",
     });
     expect(JSON.stringify(audits[0])).not.toContain(COMMUNITY);
     expect(JSON.stringify(audits[0])).not.toContain("meter-");

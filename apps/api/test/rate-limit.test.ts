@@ -198,37 +198,48 @@ describe("tRPC: batches are capped and each procedure counts", () => {
 
   test("a batch of 50 suggestions.respond → 400: no DT call, no side effect queued", async () => {
     const token = await h.participant("rl-hal");
-    const published = Array.from({ length: 50 }, () => windows.publish("rl-hal"));
+    windows.member("rl-hal");
     fakes.dt.clearCalls();
     const queued = await h.database.db.$count(outbox);
-    const { path, body } = batch("suggestions.respond", 50, (i) => ({
-      id: published[i]?.suggestion_id,
-      response: "accepted",
-    }));
+    const { path, body } = batch("suggestions.respond", 50, (i) => ({ id: `w-${i}`, response: "accepted" }));
     const res = await h.call("POST", path, { token, body });
     expect(res.status, res.text.slice(0, 300)).toBe(400);
     expect(fakes.dt.calls).toHaveLength(0);
     expect(await h.database.db.$count(outbox)).toBe(queued);
   });
 
-  test("a batch of 10 (the cap) is served; each respond counts: 3 writes a minute → 3 commitments, 7 × 429 with Retry-After", async () => {
+  test("a batch of 10 (the cap) is served; each respond counts: 3 writes a minute → 3 answered, 7 × 429 with Retry-After", async () => {
     const app = limitedApp();
     const token = await h.participant("rl-ivy");
-    const published = Array.from({ length: 10 }, () => windows.publish("rl-ivy"));
+    windows.member("rl-ivy");
+    // Windows nobody published: each answered call is a 404 after its DT lookup — and counted first.
     const { path, body } = batch("suggestions.respond", 10, (i) => ({
-      id: published[i]?.suggestion_id,
+      id: `unpublished-${i}`,
       response: "declined",
     }));
+    // What one such call of a member like them asks of the Digital Twin, alone.
+    windows.member("rl-ivy-alone");
+    fakes.dt.clearCalls();
+    const one = await send(app, "POST", "/trpc/suggestions.respond", {
+      token: await h.participant("rl-ivy-alone"),
+      body: { id: "unpublished-x", response: "declined" },
+    });
+    expect(one.json.error.data.code, one.text).toBe("NOT_FOUND");
+    const perCall = fakes.dt.calls.length;
+    expect(perCall).toBeGreaterThan(0);
+    fakes.dt.clearCalls();
     const res = await send(app, "POST", path, { token, body });
     const answers: Json[] = res.json;
     expect(answers).toHaveLength(10);
-    const ok = answers.filter((a) => a.result);
     const limited = answers.filter((a) => a.error?.data?.code === "TOO_MANY_REQUESTS");
-    expect(ok, res.text.slice(0, 500)).toHaveLength(3);
+    const served = answers.filter((a) => a.error?.data?.code === "NOT_FOUND");
+    expect(served, res.text.slice(0, 500)).toHaveLength(3);
     expect(limited).toHaveLength(7);
     expect(limited[0].error.data.httpStatus).toBe(429);
     expect(limited[0].error.message).toMatch(/^too many requests; retry in \d+ s$/);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // The refused calls never reached the Digital Twin: only the three served ones asked it.
+    expect(fakes.dt.calls).toHaveLength(3 * perCall);
   });
 
   test("eleven calls in one batch → 400 (TRPC_MAX_BATCH_SIZE 10 by default)", async () => {

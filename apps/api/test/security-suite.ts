@@ -518,7 +518,7 @@ export function runSecuritySuite(
   ) {
     const h = getHarness();
     const id = target?.id ?? (await liveCommitment()).id;
-    const { method, path, body } = route.build({ id, owner: OWNER, window: publish(OWNER) });
+    const { method, path, body } = route.build(buildArgs(id));
     const clientRequestId = `sec-${crypto.randomUUID()}`;
     const before = h.audits().length;
     const headers: Record<string, string> = { ...auth, "x-request-id": clientRequestId };
@@ -544,6 +544,21 @@ export function runSecuritySuite(
   }
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  /**
+   * What `build` gets: a window is published only when the route reads it (each publish takes the
+   * next free hour, days ahead: a suite that published on every request would push the windows of
+   * later test files past the calendar feed's 7 days).
+   */
+  function buildArgs(id: string): { id: string; owner: string; window: PublishedBody } {
+    return {
+      id,
+      owner: OWNER,
+      get window() {
+        return publish(OWNER);
+      },
+    };
+  }
 
   /** The harness's app with every limit at 1 a minute and a fresh store (one per test). */
   function limitedApp() {
@@ -762,11 +777,7 @@ export function runSecuritySuite(
 
       test("an unsafe client X-Request-Id is dropped: the audit record carries ours alone", async () => {
         const h = getHarness();
-        const { method, path, body } = route.build({
-          id: (await liveCommitment()).id,
-          owner: OWNER,
-          window: publish(OWNER),
-        });
+        const { method, path, body } = route.build(buildArgs((await liveCommitment()).id));
         const before = h.audits().length;
         const res = await h.call(method, path, {
           body,
