@@ -31,7 +31,6 @@ export type PublishedBody = {
  */
 const DT_PAGE = 100;
 
-let slot = 0;
 let windowCount = 0;
 
 /**
@@ -44,6 +43,9 @@ export function createWindowPublisher(dt: DigitalTwin, now: () => Date = () => n
   const communityRows = new Map<string, DtRow[]>();
   const deviceRows = new Map<string, DtRow[]>();
   const communityOf = new Map<string, string>();
+  // Per publisher, not per module: bun runs every test file in one process, and a count shared by
+  // them all pushed a later file's windows days ahead (past a 7-day calendar feed, for one).
+  let slot = 0;
 
   function member(sub: string, community = `rec-${sub}`): { community: string; device: string } {
     const known = communityOf.get(sub);
