@@ -1,13 +1,14 @@
 // GET /api/suggestions with a target on each of its 8 windows, for a member with 101 days of stored
 // readings, through the real API process — the member's JWT checked, a policy decision, the four
 // Digital Twin calls of a listing (profile, assets, community and per-device windows; the DT contract
-// fake, in this process), then one transaction: the member's live commitments, the stored chunks every
-// window's baseline reads, their held windows, their weeks, the offers upsert — under wrk at fixed
-// concurrency, beside what it is measured against in the same run at the same concurrency:
+// fake, in this process), one transaction (the member's live commitments, the offers upsert), then the
+// targets' reads (the stored chunks every window's baseline reads, their held windows, their weeks) —
+// under wrk at fixed concurrency, beside what it is measured against in the same run at the same
+// concurrency:
 //   - the same listing for a member of the same community with nothing stored (target null: no
 //     baseline work — the listing as it was before targets, plus one empty chunk lookup);
-//   - pgbench running the statements the listing sends (captured from the verb itself), in one
-//     transaction, as the list benchmark's ceiling does;
+//   - pgbench running the statements the listing sends (captured from the driver as the verb sends
+//     them, transaction control included), as the list benchmark's ceiling does;
 //   - a bare Hono route answering the same JSON body.
 // Targets are measured in interleaved rounds; the median round counts.
 // `bun run bench/suggestions.bench.ts [--write] [--connections=32] [--seconds=10] [--rounds=3]`
@@ -112,7 +113,7 @@ try {
   });
   cleanups.push(() => bare.stop());
 
-  // The ceiling's statements: what the verb sends for this member, captured from the verb itself.
+  // The ceiling's statements: what the verb sends for this member, captured from the driver.
   const statements = await captureStatements(db, dt.url, token);
   const pgbench = toPgbench(statements);
   writeFileSync(join(OUT_DIR, "suggestions-pgbench.sql"), pgbench.script);
@@ -230,7 +231,7 @@ try {
     "(`apps/api/bin/start.ts`, `CELINE_ENV=dev`, default pool and log level, logs to a file) checks one RS256 JWT",
     "(verified once, then cached), takes a policy decision, makes the listing's four Digital Twin calls with the",
     "member's token to the DT contract fake (which verifies that JWT on every call; it runs in the benchmark",
-    'process: the "DT fake" column), then sends one transaction. Measured against, in the same run:',
+    'process: the "DT fake" column), then its transaction and the targets\' reads. Measured against, in the same run:',
     `the same listing for \`${FRESH}\` (same community, windows and DT answers, nothing stored: every`,
     "target null, no baseline work — the listing as it was before targets, plus one empty chunk lookup);",
     `pgbench (\`-n -M prepared -c ${CONNECTIONS} -j ${THREADS} -T ${SECONDS}\`) running the ${queries} statements the verb sent for this`,
