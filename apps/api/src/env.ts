@@ -20,7 +20,7 @@ export const ApiEnv = PlatformEnv.extend({
   /** How long a JWKS fetch blocks refetching on an unknown `kid` (ms). */
   JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(10_000),
   POLICY_DIR: z.string().default("policies"),
-  /** Abuse limits per member (`sub`) or service (client id), per route class (README, "Rate limits"). */
+  /** Abuse limits per member (`sub`) or service (client id), per route class (docs/api.md, "Rate limits"). */
   RATE_LIMIT_READS_PER_MIN: perMinute(DEFAULT_PER_MINUTE.reads),
   RATE_LIMIT_WRITES_PER_MIN: perMinute(DEFAULT_PER_MINUTE.writes),
   RATE_LIMIT_EXPORT_PER_MIN: perMinute(DEFAULT_PER_MINUTE.export),

@@ -1,5 +1,5 @@
 // `bun run dev`: the service and a simulated CELINE platform in one process, zero configuration.
-// See stack.ts for what runs; README "Local development" for what to do with it.
+// See stack.ts for what runs; docs/development.md "Local development" for what to do with it.
 import { resolve } from "node:path";
 import { jsonSink, messageOf } from "@celine/core";
 import { chooseSink } from "./pretty-log.ts";

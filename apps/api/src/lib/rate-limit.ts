@@ -46,7 +46,7 @@ export type RateLimits = {
   store?: CounterStore;
 };
 
-/** The defaults of the RATE_LIMIT_* variables (env.ts); see README for the reasoning. */
+/** The defaults of the RATE_LIMIT_* variables (env.ts); see docs/api.md "Rate limits" for the reasoning. */
 export const DEFAULT_PER_MINUTE: Record<RouteClass, number> = {
   reads: 300,
   writes: 60,
