@@ -243,6 +243,41 @@ describe("delivery", () => {
     }
   });
 
+  test("the database lost between a delivery and its mark: the mark is written before the next claim, and the event is not sent again", async () => {
+    const c = await commit();
+    const unrecorded = new Set<number>();
+    // The database answers the claim, then fails the writes that follow it in this round.
+    let failWrites = false;
+    const flaky = new Proxy(database.db, {
+      get(target, key, receiver) {
+        if (key === "update" && failWrites) throw new Error("connection refused (the database is away)");
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const failingAfterClaim: Platform["publisher"] = {
+      ...platform.publisher,
+      publish: async (...args) => {
+        const result = await platform.publisher.publish(...args);
+        failWrites = true;
+        return result;
+      },
+    };
+    const round = relayOutboxOnce(
+      relayOpts({ db: flaky, platform: { ...platform, publisher: failingAfterClaim }, unrecorded }),
+    );
+    await expect(round).rejects.toThrow("the database is away");
+    const [mqtt] = await entriesOf(c.id);
+    expect(unrecorded).toEqual(new Set([mqtt?.id ?? -1]));
+    expect(mqtt?.status).toBe("pending");
+    failWrites = false;
+    // Back: the next round writes the mark first, then claims the confirmation behind it.
+    await drain(relayOpts({ unrecorded }));
+    expect(unrecorded.size).toBe(0);
+    expect(await statusesOf(c.id)).toEqual(["delivered", "delivered", "pending"]);
+    expect(published.filter((p) => p.payload.commitment_id === c.id)).toHaveLength(1);
+  });
+
   test("nudging 5xx is retried and then delivered exactly once", async () => {
     const c = await commit();
     await relayOutboxOnce(relayOpts()); // the MQTT event

@@ -71,6 +71,7 @@ export async function startOutboxRelay({
       if (woken || !running) done();
     });
 
+  const unrecorded = new Set<number>();
   const loop = (async () => {
     while (running) {
       woken = false;
@@ -88,6 +89,7 @@ export async function startOutboxRelay({
           timeoutMs,
           allowPrivateWebhookTargets,
           wallClock,
+          unrecorded,
         });
         if (round.claimed > 0) continue;
         wait = await untilNextDue(database.db, now(), pollMs);

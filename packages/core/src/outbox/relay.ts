@@ -48,6 +48,12 @@ export type RelayOptions = {
    * system's): a simulated domain clock must not make every signature look stale.
    */
   wallClock?: () => Date;
+  /**
+   * Entries delivered whose `delivered` mark has not been written yet: the database went away
+   * between the delivery and the write. Kept across rounds (the loop owns one) and written before
+   * the next claim, still under their lease, so an event that went out is not sent again.
+   */
+  unrecorded?: Set<number>;
 };
 
 export type RelayRound = {
@@ -62,26 +68,34 @@ type Entry = typeof outbox.$inferSelect;
 
 /** One round: claim the due entries, deliver them concurrently, record each outcome. */
 export async function relayOutboxOnce(opts: RelayOptions): Promise<RelayRound> {
-  const { db, now, batch = 50, timeoutMs = 10_000 } = opts;
-  const claimedAt = now();
-  const entries = await claim(db, claimedAt, batch, timeoutMs);
+  const { db, now, batch = 50, timeoutMs = 10_000, unrecorded = new Set<number>() } = opts;
+  await recordDelivered(db, unrecorded, now());
+  const entries = await claim(db, now(), batch, timeoutMs);
   const round: RelayRound = { claimed: entries.length, delivered: 0, retried: 0, failed: 0, dropped: 0 };
   if (entries.length === 0) return round;
   const outcomes = await Promise.all(entries.map((entry) => deliver(opts, entry, timeoutMs)));
-  const delivered: number[] = [];
+  const undelivered: [Entry, Exclude<Outcome, { kind: "delivered" }>][] = [];
   for (const [i, entry] of entries.entries()) {
     const outcome = outcomes[i] ?? { kind: "retry", error: "no outcome" };
-    if (outcome.kind === "delivered") delivered.push(entry.id);
-    else await record(opts, entry, outcome);
+    if (outcome.kind === "delivered") unrecorded.add(entry.id);
+    else undelivered.push([entry, outcome]);
     round[outcome.kind === "retry" ? "retried" : outcome.kind] += 1;
   }
-  if (delivered.length > 0) {
-    await db
-      .update(outbox)
-      .set({ status: "delivered", deliveredAt: now(), lastError: null })
-      .where(and(inArray(outbox.id, delivered), eq(outbox.status, "pending")));
-  }
+  // What went out first: an entry whose retry is not written is merely tried again after its lease.
+  await recordDelivered(db, unrecorded, now());
+  for (const [entry, outcome] of undelivered) await record(opts, entry, outcome);
   return round;
+}
+
+/** Mark `ids` delivered and forget them; if the write fails they stay for the next round. */
+async function recordDelivered(db: Db, ids: Set<number>, at: Date) {
+  if (ids.size === 0) return;
+  const written = [...ids];
+  await db
+    .update(outbox)
+    .set({ status: "delivered", deliveredAt: at, lastError: null })
+    .where(and(inArray(outbox.id, written), eq(outbox.status, "pending")));
+  for (const id of written) ids.delete(id);
 }
 
 /**
