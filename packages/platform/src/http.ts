@@ -4,7 +4,7 @@ import type { TokenProvider } from "./token-provider.ts";
 // One outbound HTTP exchange with a platform service: a deadline covering the whole exchange
 // (headers and body), one metric per attempt, retries with backoff only when the caller says the
 // call is safe to repeat, and errors that name the service and what went wrong. Portable: fetch,
-// AbortController and timers only.
+// AbortSignal.timeout and timers only.
 
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -143,12 +143,7 @@ async function attemptOnce(target: HttpTarget, req: HttpRequest): Promise<HttpAn
     body = new URLSearchParams(req.form).toString();
   }
 
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, target.timeoutMs);
+  const signal = AbortSignal.timeout(target.timeoutMs);
   const started = performance.now();
   const finish = (outcome: Outcome) => {
     target.metrics.inc("upstream_requests_total", { upstream: target.upstream, outcome });
@@ -157,20 +152,18 @@ async function attemptOnce(target: HttpTarget, req: HttpRequest): Promise<HttpAn
     });
   };
   try {
-    const res = await target.fetch(url, { method: req.method, headers, body, signal: controller.signal });
+    const res = await target.fetch(url, { method: req.method, headers, body, signal });
     // The body is read under the same deadline: a server that stalls mid-body is a timeout too.
     const text = await res.text();
     finish(res.status >= 500 ? "server_error" : res.status >= 400 ? "client_error" : "ok");
     return { status: res.status, body: parseJson(text), text, describe };
   } catch (error) {
-    if (timedOut) {
+    if (signal.aborted) {
       finish("timeout");
       throw new UpstreamError(target.upstream, `${describe} timed out after ${target.timeoutMs} ms`);
     }
     finish("network");
     throw new UpstreamError(target.upstream, `${describe} failed: ${describeNetworkError(error, url)}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -36,12 +36,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
     },
 
     async post({ url, headers, body, timeoutMs, addresses }) {
-      const controller = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, timeoutMs);
+      const signal = AbortSignal.timeout(timeoutMs);
       const started = performance.now();
       const finish = (outcome: string) => {
         opts.metrics.inc("upstream_requests_total", { upstream: UPSTREAM, outcome });
@@ -52,14 +47,14 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       try {
         let status: number;
         if (addresses && addresses.length > 0) {
-          status = await postPinned(url, headers, body, addresses, controller.signal, opts.ca);
+          status = await postPinned(url, headers, body, addresses, signal, opts.ca);
         } else {
           const res = await doFetch(url, {
             method: "POST",
             headers,
             body,
             redirect: "manual",
-            signal: controller.signal,
+            signal,
           });
           // The status is the answer; the body is not ours to read (it may be large, or never end).
           await res.body?.cancel().catch(() => {});
@@ -69,14 +64,12 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
         return { status };
       } catch (error) {
         const host = safeHost(url);
-        if (timedOut) {
+        if (signal.aborted) {
           finish("timeout");
           throw new UpstreamError(UPSTREAM, `POST to ${host} timed out after ${timeoutMs} ms`);
         }
         finish("network");
         throw new UpstreamError(UPSTREAM, `POST to ${host} failed: ${messageOf(error)}`);
-      } finally {
-        clearTimeout(timer);
       }
     },
   };

@@ -1,4 +1,4 @@
-// Client of an OPA sidecar's Data API (POST /v1/data/{path}). Uses only fetch, AbortController and timers,
+// Client of an OPA sidecar's Data API (POST /v1/data/{path}). Uses only fetch and AbortSignal.timeout,
 // so it runs on Bun, Node and Cloudflare Workers. Every failure denies with a reason (and `failed`);
 // it never throws.
 import type { Decider } from "./decider.ts";
@@ -45,18 +45,13 @@ export function createOpaDecider(opts: OpaDeciderOptions): Decider {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_OPA_TIMEOUT_MS;
   return {
     async decide(input: unknown): Promise<Decision> {
-      const controller = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, timeoutMs);
+      const signal = AbortSignal.timeout(timeoutMs);
       try {
         const res = await doFetch(endpoint, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ input }),
-          signal: controller.signal,
+          signal,
         });
         if (!res.ok) return fail(`opa: http ${res.status}`);
         let body: unknown;
@@ -67,10 +62,8 @@ export function createOpaDecider(opts: OpaDeciderOptions): Decider {
         }
         return readDecision(body);
       } catch (e) {
-        if (timedOut) return fail(`opa: timed out after ${timeoutMs} ms`);
+        if (signal.aborted) return fail(`opa: timed out after ${timeoutMs} ms`);
         return fail(`opa: request failed: ${messageOf(e)}`);
-      } finally {
-        clearTimeout(timer);
       }
     },
   };

@@ -26,12 +26,7 @@ export async function startOutboxRelay({
   metrics,
   now = () => new Date(),
   pollMs = 5_000,
-  batch,
-  backoff,
-  webhookBackoff,
-  timeoutMs,
-  allowPrivateWebhookTargets,
-  wallClock,
+  ...delivery
 }: {
   database: Pick<Database, "db" | "listen">;
   platform: Pick<Platform, "publisher" | "nudging" | "webhooks">;
@@ -83,12 +78,7 @@ export async function startOutboxRelay({
           log: relayLog,
           metrics,
           now,
-          batch,
-          backoff,
-          webhookBackoff,
-          timeoutMs,
-          allowPrivateWebhookTargets,
-          wallClock,
+          ...delivery,
           unrecorded,
         });
         if (round.claimed > 0) continue;
