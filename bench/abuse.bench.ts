@@ -10,8 +10,8 @@
 // --write rewrites the "Abuse: one member flooding" section of bench/RESULTS.md.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_PER_MINUTE } from "@celine/api/server";
 import { startNudgingTool, startOidcIssuer } from "@celine/fakes";
-import { DEFAULT_PER_MINUTE } from "../apps/api/src/lib/rate-limit.ts";
 import { brokerUrl } from "./lib/broker.ts";
 import { arg, createCleanups } from "./lib/cli.ts";
 import {

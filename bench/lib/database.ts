@@ -79,8 +79,9 @@ export type SeedOptions = {
 
 /**
  * Commitments in one `INSERT … SELECT generate_series`: a realistic status mix (60 % settled with
- * measured kWh, 10 % cancelled, 10 % rejected, 20 % live), 15-minute windows marching forward, one
- * suggestion per row (so the one-live-per-window index holds), then VACUUM ANALYZE.
+ * measured kWh, 10 % cancelled, 10 % rejected, 20 % live), 30-second windows 37 s apart (so no
+ * member's live ones overlap: the exclusion constraint of migration 0004), one suggestion per row (so
+ * the one-live-per-window index holds), then VACUUM ANALYZE.
  */
 export async function seedCommitments(sql: postgres.Sql, o: SeedOptions): Promise<void> {
   await sql`
@@ -95,7 +96,7 @@ export async function seedCommitments(sql: postgres.Sql, o: SeedOptions): Promis
       'community-' || (g % 7),
       'device-' || (g % 5000),
       w.start,
-      w.start + interval '1 hour',
+      w.start + interval '30 seconds',
       w.start - interval '2 hours',
       w.start - interval '2 hours',
       case when g % 10 < 6 then w.start + interval '1 day' end,

@@ -16,6 +16,7 @@ import { loadPolicy } from "./lib/policy.ts";
 // starts nothing: assemble() does, when called.
 
 export { ApiEnv, parseApiEnv } from "./env.ts";
+export { DEFAULT_PER_MINUTE } from "./lib/rate-limit.ts";
 
 export type Server = {
   app: ReturnType<typeof composeApp>;
