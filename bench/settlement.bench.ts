@@ -275,7 +275,7 @@ try {
     "",
     "- daily: one commitment per member, 90 days of readings already in our store (as the previous runs",
     "  left them). Only the days decide() reads (the weekdays of the pool, the window's day) that are",
-    "  younger than the 7-day restatement horizon are read again: 5 + 1 calls a device, plus one forecast",
+    "  younger than the 7-day restatement horizon are read again: 5 or 6 calls a device (the window's day and the pool's weekdays inside the horizon, by the day of the week), plus one forecast",
     "  call per community and window.",
     "- back-fill: a tenth of the members, nothing stored: the 64 weekdays of the look-back and the window's",
     "  day are read once each (65 calls a device), then stored.",
