@@ -12,12 +12,11 @@ import {
   startOutboxRelay,
 } from "@celine/core";
 import { commitments, type Database, outbox } from "@celine/core/db";
-import type { NudgingTool, OidcIssuer } from "@celine/fakes";
+import { type NudgingTool, type OidcIssuer, testBrokerUrl } from "@celine/fakes";
 import {
   createDigitalTwinClient,
   createMqttPublisher,
   createNudgingClient,
-  createTokenProvider,
   type MqttPublisher,
 } from "@celine/platform";
 import { compilePolicies } from "@celine/policy";
@@ -57,14 +56,8 @@ export function liftedRateLimits(): RateLimits {
  */
 export async function startFaultPlatform(issuer: OidcIssuer, metrics: Metrics = createMetrics()) {
   const fakes: PlatformFakes = await startPlatformFakes(issuer, { metrics });
+  const { tokens } = fakes;
   const log = createLogger({ level: "silent" });
-  const tokens = createTokenProvider({
-    issuerUrl: issuer.url,
-    clientId: "svc-flexibility",
-    clientSecret: "svc-flexibility-secret",
-    metrics,
-    log,
-  });
   const platform: Platform = {
     ...fakes.platform,
     dt: createDigitalTwinClient({
@@ -362,6 +355,39 @@ export function startFaultRelay({
     backoff: { baseMs: 100, maxMs: 1_000 },
     timeoutMs: 6_000,
   });
+}
+
+/**
+ * The relay to the shared test broker (Mosquitto in CI) under a topic prefix of its own, and a
+ * subscriber there counting `committed` events per commitment.
+ */
+export async function relayToTestBroker({
+  database,
+  platform,
+  prefix,
+  metrics = createMetrics(),
+  log = capturingLogger([]),
+}: {
+  database: Pick<Database, "db" | "listen">;
+  platform: Platform;
+  prefix: string;
+  metrics?: Metrics;
+  log?: Logger;
+}) {
+  const broker = await testBrokerUrl();
+  const events = await countCommittedEvents(broker.url, prefix);
+  const publisher = faultPublisher(broker.url, metrics, prefix);
+  expect(await publisher.waitConnected(5_000)).toBe(true);
+  const relay = await startFaultRelay({ database, platform, publisher, metrics, log });
+  return {
+    events: events.counts,
+    async close() {
+      await relay.stop();
+      await publisher.close();
+      await events.close();
+      await broker.close();
+    },
+  };
 }
 
 /** A publisher that reconnects within a second of the broker's return. */

@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createMetrics, type LogRecord, type OutboxRelay } from "@celine/core";
+import { createMetrics, type LogRecord } from "@celine/core";
 import { connectPostgres, type Database, MIGRATIONS_FOLDER, migratePostgres, outbox } from "@celine/core/db";
 import { postgresBinaries, startThrowawayPostgres, type ThrowawayPostgres } from "@celine/core/testing";
-import { type EmbeddedBroker, startEmbeddedBroker, type TestBroker, testBrokerUrl } from "@celine/fakes";
-import type { MqttPublisher } from "@celine/platform";
+import { type EmbeddedBroker, startEmbeddedBroker } from "@celine/fakes";
 import { and, eq, inArray } from "drizzle-orm";
 import { opaPolicy, POLICY_UNAVAILABLE } from "../src/lib/compile-policy.ts";
 import { DATABASE_UNAVAILABLE_DETAIL } from "../src/lib/errors.ts";
 import {
   capturingLogger,
-  countCommittedEvents,
   expect2xx,
   expectAnswers,
   expectLedger,
@@ -17,6 +15,7 @@ import {
   is2xx,
   type Load,
   liftedRateLimits,
+  relayToTestBroker,
   report,
   type Sample,
   startFaultPlatform,
@@ -79,10 +78,7 @@ describe.skipIf("missing" in binaries)(
     let h: Harness;
     let fakes: Awaited<ReturnType<typeof startFaultPlatform>>;
     let windows: WindowPublisher;
-    let broker: TestBroker;
-    let events: Awaited<ReturnType<typeof countCommittedEvents>>;
-    let publisher: MqttPublisher;
-    let relay: OutboxRelay;
+    let side: Awaited<ReturnType<typeof relayToTestBroker>>;
     const relayLogs: LogRecord[] = [];
     beforeAll(async () => {
       if ("missing" in binaries) return;
@@ -95,24 +91,16 @@ describe.skipIf("missing" in binaries)(
         return { database, platform: fakes.platform, rateLimits: liftedRateLimits(), metrics };
       });
       windows = createWindowPublisher(fakes.dt);
-      broker = await testBrokerUrl();
-      const prefix = `fdb${uid()}`;
-      events = await countCommittedEvents(broker.url, prefix);
-      publisher = faultPublisher(broker.url, metrics, prefix);
-      expect(await publisher.waitConnected(5_000)).toBe(true);
-      relay = await startFaultRelay({
+      side = await relayToTestBroker({
         database,
         platform: fakes.platform,
-        publisher,
+        prefix: `fdb${uid()}`,
         metrics,
         log: capturingLogger(relayLogs),
       });
     }, HOOK_TIMEOUT);
     afterAll(async () => {
-      await relay?.stop();
-      await publisher?.close();
-      await events?.close();
-      await broker?.close();
+      await side?.close();
       await h?.close();
       await fakes?.close();
       await database?.close();
@@ -167,7 +155,7 @@ describe.skipIf("missing" in binaries)(
         const ledger = await expectLedger({
           db: database.db,
           load,
-          events: events.counts,
+          events: side.events,
           nudging: fakes.nudging,
         });
         // The relay failed its rounds while the database was away, and said so.
@@ -206,32 +194,6 @@ describe("platform faults under load", () => {
     await h?.close();
     await fakes?.close();
   }, HOOK_TIMEOUT);
-
-  /** The relay to the shared test broker (Mosquitto in CI), under a prefix of its own, and a subscriber counting. */
-  async function relayToTestBroker() {
-    const broker = await testBrokerUrl();
-    const prefix = `f${uid()}`;
-    const events = await countCommittedEvents(broker.url, prefix);
-    const metrics = createMetrics();
-    const publisher = faultPublisher(broker.url, metrics, prefix);
-    expect(await publisher.waitConnected(5_000)).toBe(true);
-    const relay = await startFaultRelay({
-      database: h.database,
-      platform: fakes.platform,
-      publisher,
-      metrics,
-      log: capturingLogger([]),
-    });
-    return {
-      events,
-      async close() {
-        await relay.stop();
-        await publisher.close();
-        await events.close();
-        await broker.close();
-      },
-    };
-  }
 
   test(
     `the broker killed for ${BROKER_DOWN_MS / 1000} s: clients unaffected (2xx), events held meanwhile, each delivered once after the restart`,
@@ -328,7 +290,11 @@ describe("platform faults under load", () => {
   test(
     `the Digital Twin slow (${DT_LATENCY_MS} ms) for ${DT_SLOW_MS / 1000} s, then timing out for ${DT_TIMING_OUT_MS / 1000} s: 2xx while slow; then 502 for an accept that needs it, [] for suggestions, 200 for what is on record`,
     async () => {
-      const side = await relayToTestBroker();
+      const side = await relayToTestBroker({
+        database: h.database,
+        platform: fakes.platform,
+        prefix: `f${uid()}`,
+      });
       const load = startLoad({ h, windows, tag: `dt${uid()}` });
       let heldFor = 0;
       const onRecord: { sub: string; token: string; windowId: string }[] = [];
@@ -432,7 +398,7 @@ describe("platform faults under load", () => {
         const ledger = await expectLedger({
           db: h.database.db,
           load,
-          events: side.events.counts,
+          events: side.events,
           nudging: fakes.nudging,
         });
         // The members who accepted from their offer while the DT hung: committed once each.
@@ -460,7 +426,11 @@ describe("platform faults under load", () => {
   test(
     `the nudging tool answering 500 for ${NUDGING_FAILING_MS / 1000} s: clients unaffected (2xx), confirmations held, each delivered once afterwards`,
     async () => {
-      const side = await relayToTestBroker();
+      const side = await relayToTestBroker({
+        database: h.database,
+        platform: fakes.platform,
+        prefix: `f${uid()}`,
+      });
       const load = startLoad({ h, windows, tag: `nudge${uid()}` });
       let failingFor = 0;
       let failingSince = 0;
@@ -492,7 +462,7 @@ describe("platform faults under load", () => {
         const ledger = await expectLedger({
           db: h.database.db,
           load,
-          events: side.events.counts,
+          events: side.events,
           nudging: fakes.nudging,
         });
         expect(ledger.refusedIngests[500] ?? 0).toBeGreaterThanOrEqual(10);
@@ -538,18 +508,10 @@ describe("OPA unreachable under load", () => {
   test(
     `its port closed for ${OPA_DOWN_MS / 1000} s: every request meanwhile a 403 with the generic detail, each audited once; afterwards every 2xx commitment once, its event and confirmation once`,
     async () => {
-      const broker = await testBrokerUrl();
-      const prefix = `fopa${uid()}`;
-      const events = await countCommittedEvents(broker.url, prefix);
-      const metrics = createMetrics();
-      const publisher = faultPublisher(broker.url, metrics, prefix);
-      expect(await publisher.waitConnected(5_000)).toBe(true);
-      const relay = await startFaultRelay({
+      const side = await relayToTestBroker({
         database: h.database,
         platform: fakes.platform,
-        publisher,
-        metrics,
-        log: capturingLogger([]),
+        prefix: `fopa${uid()}`,
       });
       const load = startLoad({ h, windows, tag: `opa${uid()}` });
       let downFor = 0;
@@ -592,15 +554,12 @@ describe("OPA unreachable under load", () => {
         const ledger = await expectLedger({
           db: h.database.db,
           load,
-          events: events.counts,
+          events: side.events,
           nudging: fakes.nudging,
         });
         report("OPA unreachable", load, downFor, ledger);
       } finally {
-        await relay.stop();
-        await publisher.close();
-        await events.close();
-        await broker.close();
+        await side.close();
       }
     },
     FAULT_TEST_TIMEOUT,

@@ -21,6 +21,7 @@ import {
   createTokenProvider,
   createWebhookSender,
   type MqttPublisher,
+  type TokenProvider,
 } from "@celine/platform";
 
 // The platform of the suggestion suites: the real adapters (@celine/platform) talking to the
@@ -32,6 +33,8 @@ export type PlatformFakes = {
   platform: Platform;
   mqtt: MqttPublisher | null;
   metrics: Metrics;
+  /** The service's client-credentials tokens from the issuer, for adapters a suite builds itself. */
+  tokens: TokenProvider;
   close(): Promise<void>;
 };
 
@@ -79,6 +82,7 @@ export async function startPlatformFakes(
     platform,
     mqtt,
     metrics,
+    tokens,
     async close() {
       await mqtt?.close();
       await Promise.all([dt.close(), nudging.close()]);
