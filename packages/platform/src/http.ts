@@ -144,18 +144,12 @@ async function attemptOnce(target: HttpTarget, req: HttpRequest): Promise<HttpAn
   }
 
   const signal = AbortSignal.timeout(target.timeoutMs);
-  const started = performance.now();
-  const finish = (outcome: Outcome) => {
-    target.metrics.inc("upstream_requests_total", { upstream: target.upstream, outcome });
-    target.metrics.observe("upstream_request_seconds", (performance.now() - started) / 1000, {
-      upstream: target.upstream,
-    });
-  };
+  const finish = timeUpstreamCall(target.metrics, target.upstream);
   try {
     const res = await target.fetch(url, { method: req.method, headers, body, signal });
     // The body is read under the same deadline: a server that stalls mid-body is a timeout too.
     const text = await res.text();
-    finish(res.status >= 500 ? "server_error" : res.status >= 400 ? "client_error" : "ok");
+    finish(outcomeOfStatus(res.status));
     return { status: res.status, body: parseJson(text), text, describe };
   } catch (error) {
     if (signal.aborted) {
@@ -165,6 +159,24 @@ async function attemptOnce(target: HttpTarget, req: HttpRequest): Promise<HttpAn
     finish("network");
     throw new UpstreamError(target.upstream, `${describe} failed: ${describeNetworkError(error, url)}`);
   }
+}
+
+/**
+ * Starts timing one call to `upstream` (an HTTP exchange, a webhook POST, an MQTT publish); the
+ * function returned records its outcome (`upstream_requests_total`) and duration in seconds
+ * (`upstream_request_seconds`). Call it once, when the call has ended either way.
+ */
+export function timeUpstreamCall(metrics: Metrics, upstream: string): (outcome: Outcome) => void {
+  const started = performance.now();
+  return (outcome) => {
+    metrics.inc("upstream_requests_total", { upstream, outcome });
+    metrics.observe("upstream_request_seconds", (performance.now() - started) / 1000, { upstream });
+  };
+}
+
+/** The outcome of a call whose answer arrived, by its HTTP status. */
+export function outcomeOfStatus(status: number): Outcome {
+  return status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok";
 }
 
 function buildUrl(baseUrl: string, path: string, query: Record<string, string | undefined> = {}): URL {

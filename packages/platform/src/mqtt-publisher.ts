@@ -1,5 +1,6 @@
 import { type Logger, type Metrics, type Publisher, UpstreamError } from "@celine/core";
 import type { MqttClient } from "mqtt";
+import { timeUpstreamCall } from "./http.ts";
 import { brokerLogin, connectMqtt, safeUrl } from "./mqtt-connection.ts";
 import type { TokenProvider } from "./token-provider.ts";
 
@@ -101,13 +102,7 @@ export function createMqttPublisher(opts: MqttPublisherOptions): MqttPublisher {
   const topicOf = (topic: string) => prefixTopic(opts.topicPrefix ?? "", topic);
 
   function publishOnce(topic: string, body: string | Buffer): Promise<void> {
-    const started = performance.now();
-    const finish = (outcome: "ok" | "timeout" | "network") => {
-      opts.metrics.inc("upstream_requests_total", { upstream: UPSTREAM, outcome });
-      opts.metrics.observe("upstream_request_seconds", (performance.now() - started) / 1000, {
-        upstream: UPSTREAM,
-      });
-    };
+    const finish = timeUpstreamCall(opts.metrics, UPSTREAM);
     if (!connection.connected()) {
       finish("network");
       return Promise.reject(new UpstreamError(UPSTREAM, `not connected to ${where}; ${topic} not published`));

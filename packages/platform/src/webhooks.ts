@@ -1,6 +1,6 @@
 import type { LookupFunction } from "node:net";
 import { type Logger, type Metrics, messageOf, UpstreamError, type WebhookSender } from "@celine/core";
-import type { FetchLike } from "./http.ts";
+import { type FetchLike, outcomeOfStatus, timeUpstreamCall } from "./http.ts";
 
 // Integrators' webhook receivers: resolving a target's host (core decides whether its addresses are
 // allowed) and one POST of an already signed body, to the addresses core allowed when it names them. No retries here (the outbox relay retries with its
@@ -37,13 +37,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
 
     async post({ url, headers, body, timeoutMs, addresses }) {
       const signal = AbortSignal.timeout(timeoutMs);
-      const started = performance.now();
-      const finish = (outcome: string) => {
-        opts.metrics.inc("upstream_requests_total", { upstream: UPSTREAM, outcome });
-        opts.metrics.observe("upstream_request_seconds", (performance.now() - started) / 1000, {
-          upstream: UPSTREAM,
-        });
-      };
+      const finish = timeUpstreamCall(opts.metrics, UPSTREAM);
       try {
         let status: number;
         if (addresses && addresses.length > 0) {
@@ -60,7 +54,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
           await res.body?.cancel().catch(() => {});
           status = res.status;
         }
-        finish(status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok");
+        finish(outcomeOfStatus(status));
         return { status };
       } catch (error) {
         const host = safeHost(url);
