@@ -1,5 +1,12 @@
-import { parseSettlementMethod, type SettlementMethod } from "@celine/core";
-import { type Env, PlatformEnv, parseEnv, withSettlementMethod } from "@celine/platform/env";
+import type { SettlementMethod } from "@celine/core";
+import {
+  type Env,
+  optionalSetting,
+  PlatformEnv,
+  parseEnv,
+  settlementMethodOf,
+  withSettlementMethod,
+} from "@celine/platform/env";
 import { MetricsEnv } from "@celine/platform/metrics-access";
 import { z } from "zod";
 import { DEFAULT_PER_MINUTE, DEFAULT_TRPC_MAX_BATCH_SIZE, type RateLimits } from "./lib/rate-limit.ts";
@@ -34,12 +41,9 @@ export const ApiEnv = PlatformEnv.extend({
    * The header the proxy in front writes the client's address into (`x-forwarded-for`: its last
    * entry; `x-real-ip`; `cf-connecting-ip` on Workers). Unset: the connection's peer address.
    */
-  CLIENT_IP_HEADER: z
-    .string()
-    .regex(/^[A-Za-z0-9-]+$/, "must be a header name")
-    .optional()
-    .or(z.literal("").transform(() => undefined))
-    .transform((v) => v?.toLowerCase()),
+  CLIENT_IP_HEADER: optionalSetting(z.string().regex(/^[A-Za-z0-9-]+$/, "must be a header name")).transform(
+    (v) => v?.toLowerCase(),
+  ),
   /** The most procedures one tRPC batch request may call; larger batches are refused (400). */
   TRPC_MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(DEFAULT_TRPC_MAX_BATCH_SIZE),
 }).extend(MetricsEnv.shape);
@@ -72,8 +76,6 @@ export function parseApiEnv(env: Env): ApiEnv {
  */
 export function parseApiEnvWithMethod(env: Env, methodYaml: string, source: string): ApiEnv {
   const parsed = parseEnv(ApiEnv, env);
-  const method = parseSettlementMethod(methodYaml, { pointsPerKwh: parsed.POINTS_PER_KWH });
-  if (!method.ok)
-    throw new Error(`invalid settlement method (${source}):\n  - ${method.problems.join("\n  - ")}`);
-  return { ...parsed, method: method.method };
+  const overrides = { pointsPerKwh: parsed.POINTS_PER_KWH };
+  return { ...parsed, method: settlementMethodOf(methodYaml, `settlement method (${source})`, overrides) };
 }

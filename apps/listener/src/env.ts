@@ -1,5 +1,5 @@
 import type { SettlementMethod } from "@celine/core";
-import { type Env, PlatformEnv, parseEnv, withSettlementMethod } from "@celine/platform/env";
+import { type Env, optionalSetting, PlatformEnv, parseEnv, withSettlementMethod } from "@celine/platform/env";
 import { MetricsEnv } from "@celine/platform/metrics-access";
 import { z } from "zod";
 import { HANDLER_NAMES, type HandlerName } from "./handlers/index.ts";
@@ -36,11 +36,7 @@ const flowMap = z
 export const ListenerEnv = PlatformEnv.extend({
   LISTENER_PORT: z.coerce.number().int().min(0).max(65535).default(8018),
   /** Replicas with the same group share the runs (`$share/<group>/…`); unset → every replica gets every run. */
-  LISTENER_SHARE_GROUP: z
-    .string()
-    .regex(/^[^/+#]+$/, "must not contain /, + or #")
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  LISTENER_SHARE_GROUP: optionalSetting(z.string().regex(/^[^/+#]+$/, "must not contain /, + or #")),
   /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5. */
   CELINE_MQTT_PROTOCOL_VERSION: z
     .enum(["4", "5", "3.1.1", "5.0"])

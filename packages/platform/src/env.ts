@@ -33,10 +33,11 @@ const flag = z
   .default("false")
   .transform((v) => v === "true" || v === "1" || v === "yes");
 const int = (fallback: number) => z.coerce.number().int().default(fallback);
-const optionalUrl = z
-  .url()
-  .optional()
-  .or(z.literal("").transform(() => undefined));
+/** A setting that may be left unset or set empty: both read as undefined. */
+export function optionalSetting<S extends z.ZodType>(schema: S) {
+  return schema.optional().or(z.literal("").transform(() => undefined));
+}
+const optionalUrl = optionalSetting(z.url());
 
 /** The shipped configuration/flexibility.yaml (FLEXIBILITY_CONFIG points elsewhere). */
 export const DEFAULT_FLEXIBILITY_CONFIG = new URL("../../../config/flexibility.yaml", import.meta.url)
@@ -56,11 +57,7 @@ export const LOCAL_ISSUER = "http://localhost:8080/realms/celine";
 
 export const PlatformEnv = z.object({
   CELINE_ENV: z.string().default("production"),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  DATABASE_URL: optionalSetting(z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")),
   DB_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/i, "must be a plain identifier")
@@ -115,10 +112,7 @@ export const PlatformEnv = z.object({
    * `https://flex.example.org`, or with the path prefix a proxy mounts it under. Unset → the API's
    * own address, `http://localhost:<PORT>` (development).
    */
-  CELINE_PUBLIC_URL: z
-    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  CELINE_PUBLIC_URL: optionalSetting(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 export type PlatformEnv = z.output<typeof PlatformEnv>;
@@ -328,10 +322,17 @@ export function loadSettlementMethod(path: string, overrides: MethodOverrides = 
   } catch (error) {
     throw new Error(`FLEXIBILITY_CONFIG: cannot read ${path}: ${messageOf(error)}`);
   }
+  return settlementMethodOf(text, `FLEXIBILITY_CONFIG (${path})`, overrides);
+}
+
+/** The settlement method from its YAML text; an Error naming `source` and every problem when it is not valid. */
+export function settlementMethodOf(
+  text: string,
+  source: string,
+  overrides: MethodOverrides = {},
+): SettlementMethod {
   const parsed = parseSettlementMethod(text, overrides);
-  if (!parsed.ok) {
-    throw new Error(`invalid FLEXIBILITY_CONFIG (${path}):\n  - ${parsed.problems.join("\n  - ")}`);
-  }
+  if (!parsed.ok) throw new Error(`invalid ${source}:\n  - ${parsed.problems.join("\n  - ")}`);
   return parsed.method;
 }
 

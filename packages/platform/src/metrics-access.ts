@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { optionalSetting } from "./env.ts";
 
 // Who may read /metrics, for the API and the listener alike. The counters say how busy the service
 // is and which routes fail; they are not for the world. METRICS_TOKEN closes /metrics to anyone
@@ -7,19 +8,9 @@ import { z } from "zod";
 
 export const MetricsEnv = z.object({
   /** When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). */
-  METRICS_TOKEN: z
-    .string()
-    .min(16, "must be at least 16 characters")
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  METRICS_TOKEN: optionalSetting(z.string().min(16, "must be at least 16 characters")),
   /** When set (the API), /metrics moves to this port, bound like the API's, and the API's port answers 404 for it. */
-  METRICS_PORT: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
+  METRICS_PORT: optionalSetting(z.coerce.number().int().min(1).max(65535)),
 });
 export type MetricsEnv = z.output<typeof MetricsEnv>;
 
