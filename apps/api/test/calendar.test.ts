@@ -94,16 +94,21 @@ async function fetchFeed(path: string, headers: Record<string, string> = {}) {
   return { res, ...parseFeed(res.text) };
 }
 
-/** List suggestions (the windows become offers on record), then accept `window`: the commitment's id. */
-async function accept(token: string, window: { suggestion_id: string }): Promise<string> {
+/** List suggestions (the windows become offers on record), then answer `window`. */
+async function respond(token: string, window: { suggestion_id: string }, response: "accepted" | "declined") {
   const listed = await h.call("GET", "/api/suggestions", { token });
   expect(listed.status, listed.text).toBe(200);
   const res = await h.call("POST", `/api/suggestions/${window.suggestion_id}/respond`, {
     token,
-    body: { response: "accepted" },
+    body: { response },
   });
   expect(res.status, res.text).toBe(200);
-  return res.json.commitment_id;
+  return res;
+}
+
+/** Accept `window` as a member would (listed first): the commitment's id. */
+async function accept(token: string, window: { suggestion_id: string }): Promise<string> {
+  return (await respond(token, window, "accepted")).json.commitment_id;
 }
 
 const rome = (instant: Date) =>
@@ -225,13 +230,7 @@ describe("happy", () => {
     const { token, path } = await feedOf("cal-fay");
     const open = windows.publish("cal-fay", { reward: 11 });
     const declined = windows.publish("cal-fay", { reward: 4 });
-    const listed = await h.call("GET", "/api/suggestions", { token });
-    expect(listed.status, listed.text).toBe(200);
-    const no = await h.call("POST", `/api/suggestions/${declined.suggestion_id}/respond`, {
-      token,
-      body: { response: "declined" },
-    });
-    expect(no.status, no.text).toBe(200);
+    await respond(token, declined, "declined");
 
     const { events } = await fetchFeed(path);
     const tentative = events.filter((e) => e.status === "TENTATIVE");

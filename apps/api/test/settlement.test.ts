@@ -3,15 +3,14 @@ import { settleDueCommitments } from "@celine/core";
 import { commitments, type NewCommitmentRow, pointsLedger, settlements } from "@celine/core/db";
 import { createSystemTestCtx } from "@celine/core/testing";
 import { coreConfigOf } from "@celine/platform/env";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { asc, eq } from "drizzle-orm";
 import { createApp } from "../src/app.ts";
 import { parseApiEnv } from "../src/env.ts";
-import type { AppRouter } from "../src/trpc/router.ts";
 import { createClock, expectFieldError, expectProblem, HOOK_TIMEOUT, SCOPE, UNKNOWN_ID } from "./fixtures.ts";
 import { createHarness, type Harness, type Json } from "./harness.ts";
 import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
 import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
+import { trpcClientOf, trpcFailure } from "./trpc-client.ts";
 
 // GET /api/commitments/{id}/settlement (tRPC commitments.settlement) and GET /api/settlement/method
 // (tRPC settlement.method): every point explained, with the numbers settlement stored. Commitments
@@ -171,28 +170,7 @@ async function seedSettled(
 const settlementOf = (token: string | undefined, id: string) =>
   h.call("GET", `/api/commitments/${id}/settlement`, { token });
 
-function trpcFor(token?: string) {
-  return createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: "http://127.0.0.1/trpc",
-        fetch: async (url, init) => h.app.request(String(url), init),
-        headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
-      }),
-    ],
-  });
-}
-
-/** The tRPC error a call fails with (fails the test when it succeeds). */
-async function trpcFailure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    const value = await call;
-    throw new Error(`expected a tRPC error, got ${JSON.stringify(value)}`);
-  } catch (error) {
-    if (!(error instanceof TRPCClientError)) throw error;
-    return error as TRPCClientError<AppRouter>;
-  }
-}
+const trpcFor = (token?: string) => trpcClientOf(h, { token });
 
 /** What the database holds for a commitment: its latest stored settlement, its ledger, its row. */
 async function storedFor(id: string) {

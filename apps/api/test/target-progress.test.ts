@@ -3,13 +3,12 @@ import { backfillReadings, PROGRESS_STALE, settleDueCommitments } from "@celine/
 import { commitments } from "@celine/core/db";
 import { createSystemTestCtx } from "@celine/core/testing";
 import type { DtConsumptionRow } from "@celine/fakes";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { eq } from "drizzle-orm";
-import type { AppRouter } from "../src/trpc/router.ts";
 import { createClock, expectProblem, HOOK_TIMEOUT, SCOPE, seedCommitment, UNKNOWN_ID } from "./fixtures.ts";
 import { createHarness, type Harness, type Json } from "./harness.ts";
 import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
 import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
+import { trpcClientOf, trpcFailure } from "./trpc-client.ts";
 
 // Issue 13, items 1 and 2, through the served app: the target on every suggestion (GET
 // /api/suggestions) and the progress of a commitment (GET /api/commitments/{id}/progress, tRPC
@@ -119,27 +118,7 @@ async function progressOf(sub: string, id: string) {
 
 const settlementCalls = () => fakes.dt.calls.filter((c) => c.path.endsWith("/rec_settlement_1h"));
 
-function trpcFor(token?: string) {
-  return createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: "http://127.0.0.1/trpc",
-        fetch: async (url, init) => h.app.request(String(url), init),
-        headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
-      }),
-    ],
-  });
-}
-
-async function trpcFailure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    const value = await call;
-    throw new Error(`expected a tRPC error, got ${JSON.stringify(value)}`);
-  } catch (error) {
-    if (!(error instanceof TRPCClientError)) throw error;
-    return error as TRPCClientError<AppRouter>;
-  }
-}
+const trpcFor = (token?: string) => trpcClientOf(h, { token });
 
 const system = () => createSystemTestCtx({ db: h.database.db, now: clock.now, platform: fakes.platform });
 

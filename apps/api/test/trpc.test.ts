@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Db } from "@celine/core";
-import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from "@trpc/client";
 import type { AnyTRPCRouter } from "@trpc/server";
 import type { AppRouter, appRouter } from "../src/trpc/router.ts";
 import {
@@ -15,6 +14,7 @@ import {
 import { createHarness, type Harness } from "./harness.ts";
 import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
 import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
+import { type TrpcClientOptions, trpcClientOf, trpcFailure } from "./trpc-client.ts";
 
 // /trpc/commitments.*: the same verbs, schemas, identity and policy as REST; domain errors mapped
 // to tRPC codes. Driven through the real @trpc/client, whose fetch is the app itself.
@@ -60,28 +60,11 @@ afterAll(async () => {
   await fakes.close();
 });
 
-type ClientOptions = { token?: string; headers?: Record<string, string>; batch?: boolean; on?: Harness };
+type ClientOptions = TrpcClientOptions & { on?: Harness };
 
-function clientFor({ token, headers = {}, batch = true, on = h }: ClientOptions = {}) {
-  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  const options = {
-    url: "http://127.0.0.1/trpc",
-    fetch: async (url: URL | RequestInfo, init?: RequestInit) => on.app.request(String(url), init),
-    headers: () => ({ ...headers, ...auth }),
-  };
-  return createTRPCClient<AppRouter>({ links: [batch ? httpBatchLink(options) : httpLink(options)] });
-}
-
-/** The tRPC error a call fails with (fails the test when it succeeds). */
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    const value = await call;
-    throw new Error(`expected a tRPC error, got ${JSON.stringify(value)}`);
-  } catch (error) {
-    if (!(error instanceof TRPCClientError)) throw error;
-    return error as TRPCClientError<AppRouter>;
-  }
-}
+/** A batching client of `h` unless told otherwise. */
+const clientFor = ({ batch = true, on = h, ...options }: ClientOptions = {}) =>
+  trpcClientOf(on, { ...options, batch });
 
 describe("happy", () => {
   test("a participant creates, lists and cancels their own commitment", async () => {
@@ -149,7 +132,7 @@ describe("happy", () => {
 
 describe("errors", () => {
   test("unknown commitment → NOT_FOUND (HTTP 404)", async () => {
-    const error = await failure(
+    const error = await trpcFailure(
       clientFor({ token: await h.participant("alice") }).commitments.cancel.mutate({ id: UNKNOWN_ID }),
     );
     expect(error.data?.code).toBe("NOT_FOUND");
@@ -160,7 +143,7 @@ describe("errors", () => {
     const client = clientFor({ token: await h.participant("alice") });
     const created = await client.commitments.create.mutate(windows.publish("alice"));
     await client.commitments.cancel.mutate({ id: created.id });
-    const error = await failure(client.commitments.cancel.mutate({ id: created.id }));
+    const error = await trpcFailure(client.commitments.cancel.mutate({ id: created.id }));
     expect(error.data?.code).toBe("CONFLICT");
     expect(error.data?.httpStatus).toBe(409);
     expect(error.message).toContain("cancelled");
@@ -170,7 +153,7 @@ describe("errors", () => {
     const { id } = await seedCommitment(h, { userId: "ivan" });
     const settler = clientFor({ token: await h.service([SCOPE.write]) });
     await settler.commitments.settle.mutate({ id, reward_points_actual: 1 });
-    const error = await failure(settler.commitments.settle.mutate({ id, reward_points_actual: 2 }));
+    const error = await trpcFailure(settler.commitments.settle.mutate({ id, reward_points_actual: 2 }));
     expect(error.data?.code).toBe("CONFLICT");
   });
 
@@ -179,7 +162,7 @@ describe("errors", () => {
     ["create", (c: ReturnType<typeof clientFor>) => c.commitments.create.mutate(commitmentBody())],
   ])("a service that does not name user_id (%s) → UNPROCESSABLE_CONTENT naming it", async (_, call) => {
     const token = await h.service([SCOPE.read, SCOPE.admin]);
-    const error = await failure(call(clientFor({ token })));
+    const error = await trpcFailure(call(clientFor({ token })));
     expect(error.data?.code).toBe("UNPROCESSABLE_CONTENT");
     expect(error.data?.httpStatus).toBe(422);
     expect(error.message).toContain("user_id");
@@ -187,7 +170,7 @@ describe("errors", () => {
 
   test("input that fails the shared schema → UNPROCESSABLE_CONTENT (422, as REST) naming the field", async () => {
     const client = clientFor({ token: await h.participant("alice") });
-    const error = await failure(
+    const error = await trpcFailure(
       client.commitments.create.mutate(commitmentBody({ period_end: "2026-07-02T10:00:00Z" })),
     );
     expect(error.data?.code).toBe("UNPROCESSABLE_CONTENT");
@@ -204,7 +187,7 @@ describe("errors", () => {
 
   test("an unexpected failure → INTERNAL_SERVER_ERROR with the request id and no internals", async () => {
     const client = clientFor({ token: await broken.participant("alice"), on: broken });
-    const error = await failure(client.commitments.list.query({}));
+    const error = await trpcFailure(client.commitments.list.query({}));
     expect(error.data?.code).toBe("INTERNAL_SERVER_ERROR");
     const raw = JSON.stringify(error.shape);
     expect(raw).not.toContain("flex_owner");
@@ -221,14 +204,14 @@ describe("errors", () => {
 
 describe("security", () => {
   test("no token → UNAUTHORIZED (HTTP 401) naming the cause", async () => {
-    const error = await failure(clientFor().commitments.list.query({}));
+    const error = await trpcFailure(clientFor().commitments.list.query({}));
     expect(error.data?.code).toBe("UNAUTHORIZED");
     expect(error.data?.httpStatus).toBe(401);
     expect(error.message).toContain("missing");
   });
 
   test("a forged token → UNAUTHORIZED", async () => {
-    const error = await failure(
+    const error = await trpcFailure(
       clientFor({ token: await h.issuer.mintForged("tampered-payload") }).commitments.list.query({}),
     );
     expect(error.data?.code).toBe("UNAUTHORIZED");
@@ -242,7 +225,7 @@ describe("security", () => {
         c.commitments.settle.mutate({ id: UNKNOWN_ID, reward_points_actual: 1 }),
     ],
   ])("a participant on the service procedure %s → FORBIDDEN with the policy's reason", async (_, call) => {
-    const error = await failure(call(clientFor({ token: await h.participant("alice") })));
+    const error = await trpcFailure(call(clientFor({ token: await h.participant("alice") })));
     expect(error.data?.code).toBe("FORBIDDEN");
     expect(error.data?.httpStatus).toBe(403);
     expect(error.message).toBe("action not permitted");
@@ -250,14 +233,14 @@ describe("security", () => {
 
   test("a service with the write scope but not flexibility.admin records nothing → FORBIDDEN naming admin", async () => {
     const writer = clientFor({ token: await h.service([SCOPE.write]) });
-    const error = await failure(writer.commitments.create.mutate(operatorBody("olga")));
+    const error = await trpcFailure(writer.commitments.create.mutate(operatorBody("olga")));
     expect(error.data?.code).toBe("FORBIDDEN");
     expect(error.message).toBe("missing scope flexibility.admin");
   });
 
   test("a service without the write scope → FORBIDDEN naming it", async () => {
     const reader = clientFor({ token: await h.service([SCOPE.read]) });
-    const error = await failure(
+    const error = await trpcFailure(
       reader.commitments.settle.mutate({ id: UNKNOWN_ID, reward_points_actual: 1 }),
     );
     expect(error.data?.code).toBe("FORBIDDEN");
@@ -268,7 +251,7 @@ describe("security", () => {
     const owner = clientFor({ token: await h.participant("alice") });
     const created = await owner.commitments.create.mutate(windows.publish("alice"));
     const mallory = clientFor({ token: await h.participant("mallory") });
-    const error = await failure(mallory.commitments.cancel.mutate({ id: created.id }));
+    const error = await trpcFailure(mallory.commitments.cancel.mutate({ id: created.id }));
     expect(error.data?.code).toBe("NOT_FOUND");
     const still = await owner.commitments.list.query({ status: "committed", limit: 200 });
     expect(still.items.map((c) => c.id)).toContain(created.id);

@@ -1,38 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { type Context, decide, type Evidence } from "../src/settlement/decide.ts";
-import { describeMethod, parseSettlementMethod, type SettlementMethod } from "../src/settlement/method.ts";
+import { DEFAULT_FLEXIBILITY_CONFIG, loadSettlementMethod } from "@celine/platform/env";
+import { decide, type Evidence } from "../src/settlement/decide.ts";
 import { capOf } from "../src/settlement/points.ts";
 import { streakBefore, type WeekMark } from "../src/settlement/streak.ts";
-import { addDays, createZonedClock } from "../src/settlement/zoned-clock.ts";
+import { HOUR, romeHourlyContext, weekdaysBefore } from "./worked-example.ts";
 
 // ../shared/SETTLEMENT-EXAMPLE.md, settled by the code: the same inputs must give the same numbers,
 // digit by digit. Thursday 2026-07-02, 11:00–14:00 in Rome (CEST, UTC+2).
 
-const HOUR = 3_600_000;
-const clock = createZonedClock("Europe/Rome");
-const parsed = parseSettlementMethod(
-  readFileSync(new URL("../../../config/flexibility.yaml", import.meta.url), "utf8"),
-);
-if (!parsed.ok) throw new Error(parsed.problems.join("; "));
-const method: SettlementMethod = parsed.method;
-const context: Context = {
-  method,
-  config: describeMethod(method, { timeZone: "Europe/Rome", intervalMs: HOUR }),
-  clock,
-  intervalMs: HOUR,
-};
-
-/** The `n` weekdays before 2026-07-02, oldest first. */
-function weekdaysBefore(n: number): string[] {
-  const days: string[] = [];
-  for (let back = 1; days.length < n; back++) {
-    const date = addDays("2026-07-02", -back);
-    const weekday = new Date(`${date}T00:00:00Z`).getUTCDay();
-    if (weekday !== 0 && weekday !== 6) days.unshift(date);
-  }
-  return days;
-}
+const method = loadSettlementMethod(DEFAULT_FLEXIBILITY_CONFIG);
+const context = romeHourlyContext(method);
+const { clock } = context;
 
 const readings = new Map<number, number>();
 /** Readings (kWh) at local `hh:00` on the given dates. */

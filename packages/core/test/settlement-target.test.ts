@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { type Context, decide, type Evidence } from "../src/settlement/decide.ts";
-import { DEFAULT_METHOD, describeMethod, type SettlementMethod } from "../src/settlement/method.ts";
+import { decide, type Evidence } from "../src/settlement/decide.ts";
+import { DEFAULT_METHOD, type SettlementMethod } from "../src/settlement/method.ts";
 import { capOf, shiftOf } from "../src/settlement/points.ts";
 import { progressOf } from "../src/settlement/progress.ts";
 import { streakBefore, type WeekMark } from "../src/settlement/streak.ts";
 import { pointsPerExtraKwh, qualifyingMicroKwh, targetOf } from "../src/settlement/target.ts";
-import { addDays, createZonedClock } from "../src/settlement/zoned-clock.ts";
+import { HOUR, romeHourlyContext, weekdaysBefore } from "./worked-example.ts";
 
 // Issue 13, items 1 and 2, digit by digit: a window's target (Σ reference baseline, the least
 // consumption that qualifies, points per extra kWh at the lowest tier × streak) and a commitment's
@@ -14,29 +14,12 @@ import { addDays, createZonedClock } from "../src/settlement/zoned-clock.ts";
 // 2026-07-02, 11:00–14:00 in Rome (CEST, UTC+2); the default method (config/flexibility.yaml's values).
 // Every expected number is worked out by hand beside it.
 
-const HOUR = 3_600_000;
-const clock = createZonedClock("Europe/Rome");
 const method = DEFAULT_METHOD;
-const context: Context = {
-  method,
-  config: describeMethod(method, { timeZone: "Europe/Rome", intervalMs: HOUR }),
-  clock,
-  intervalMs: HOUR,
-};
+const context = romeHourlyContext(method);
+const { clock } = context;
 const at = (date: string, hour: number, minute = 0) => clock.instant(date, hour * HOUR + minute * 60_000);
 const WINDOW = { start: at("2026-07-02", 11), end: at("2026-07-02", 14) };
 const micro = (kwh: number) => Math.round(kwh * 1_000_000);
-
-/** The `n` weekdays before 2026-07-02, oldest first. */
-function weekdaysBefore(n: number): string[] {
-  const days: string[] = [];
-  for (let back = 1; days.length < n; back++) {
-    const date = addDays("2026-07-02", -back);
-    const weekday = new Date(`${date}T00:00:00Z`).getUTCDay();
-    if (weekday !== 0 && weekday !== 6) days.unshift(date);
-  }
-  return days;
-}
 
 /** Readings (kWh) at local hh:00 on the 7 weekdays before Thursday, oldest first. */
 function history(): Map<number, number> {
