@@ -29,8 +29,6 @@ import {
   DEFAULT_CORE_CONFIG,
   type LogRecord,
   type Metrics,
-  OUTBOX_DROPPED,
-  OUTBOX_FAILED,
   type Platform,
   type RelayOptions,
   relayOutboxOnce,
@@ -38,6 +36,7 @@ import {
   startOutboxRelay,
   unconfiguredPlatform,
 } from "../src/index.ts";
+import { OUTBOX_DROPPED, OUTBOX_FAILED } from "../src/outbox/relay.ts";
 import { createSystemTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
 // The relay against the real adapters, the nudging fake and an embedded broker (observed from the

@@ -11,12 +11,12 @@ import {
   type DigitalTwin as DigitalTwinPort,
   getSettlement,
   type LogRecord,
-  type StoredSettlement,
   settleDueCommitments,
   UpstreamError,
   unconfiguredPlatform,
 } from "../src/index.ts";
 import { createMetrics } from "../src/metrics.ts";
+import type { StoredSettlement } from "../src/schemas/settlement.ts";
 import { createSystemTestCtx, createTestDatabase } from "../src/testing/index.ts";
 
 // Settlement end to end: the verb over a real database, the real DT adapter, the DT contract fake.

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { dayPeriodOf, formatHhmm, labelWindow, toLocalTime, type WindowLabels } from "../src/index.ts";
+import { formatHhmm, toLocalTime } from "../src/index.ts";
+import { dayPeriodOf, labelWindow, type WindowLabels } from "../src/suggestions/labels.ts";
 
 const ROME = "Europe/Rome";
 const at = (iso: string) => new Date(iso);

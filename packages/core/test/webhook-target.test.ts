@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { forbiddenAddress, targetRefusal } from "../src/index.ts";
+import { forbiddenAddress, targetRefusal } from "../src/webhooks/target.ts";
 
 // The SSRF rule of webhook targets, without a network: which addresses are refused and why, and how a
 // URL is judged (scheme, credentials, literal addresses, every resolved address).

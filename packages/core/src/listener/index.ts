@@ -1,2 +1,2 @@
 // Pipeline runs: the listener's once-per-run bookkeeping.
-export { pruneProcessedRuns, type RunOnceOutcome, runOnce } from "./run-once.ts";
+export { pruneProcessedRuns, runOnce } from "./run-once.ts";

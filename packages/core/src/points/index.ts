@@ -2,11 +2,8 @@
 
 export {
   Leaderboard,
-  LeaderboardEntry,
   MyPoints,
   PointsPreferences,
-  Season,
-  SettlementSummary,
 } from "../schemas/points.ts";
 export { getLeaderboard } from "./get-leaderboard.ts";
 export { getMyPoints } from "./get-my-points.ts";
