@@ -1,21 +1,10 @@
 import type { CommitmentRow } from "../db/schema.ts";
+import type { CommitmentForEntries } from "../outbox/commitment-entries.ts";
 
-/** What a new live commitment is made of; everything else starts empty. */
-export type LiveCommitmentValues = Pick<
-  CommitmentRow,
-  | "id"
-  | "userId"
-  | "suggestionId"
-  | "communityId"
-  | "deviceId"
-  | "periodStart"
-  | "periodEnd"
-  | "committedAt"
-  | "createdAt"
-  | "origin"
-  | "noticeAt"
-  | "rewardPointsEstimated"
-> &
+/** What a new live commitment is made of (what its side effects read, and when and how it was
+ * made); everything else starts empty. */
+export type LiveCommitmentValues = CommitmentForEntries &
+  Pick<CommitmentRow, "committedAt" | "createdAt" | "origin" | "noticeAt"> &
   Partial<Pick<CommitmentRow, "suggestionType">>;
 
 /**
