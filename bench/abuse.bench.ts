@@ -23,21 +23,28 @@ import {
   waitForQuiet,
 } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
-import { apiEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
+import {
+  fireOpenLoop,
+  type GeneratorArgs,
+  generate,
+  isGenerator,
+  MAX_IN_FLIGHT,
+  type OpenLoopLoad,
+  runGenerator,
+} from "./lib/open-loop.ts";
+import { apiEnv, OUT_DIR, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
-import { requireTools, run } from "./lib/tools.ts";
+import { requireTools } from "./lib/tools.ts";
 import { runPacedWrk } from "./lib/wrk.ts";
 
-/** The generator never holds more requests open than this; beyond it a request counts as not sent. */
-const MAX_IN_FLIGHT = 1_000;
 const WINDOW = "w-abuse";
 const DATABASE = "flex_bench_abuse";
 const FLOODER = "flooder";
 /** A member's requests, in turn: the participant app's list (three times) and an accept (idempotent after the first). */
 const CYCLE = ["list", "list", "accept", "list"] as const;
 
-if (process.argv.includes("--generator")) {
-  await generate();
+if (isGenerator()) {
+  await generate(fireMembers);
   process.exit(0);
 }
 
@@ -122,7 +129,7 @@ try {
 
   const othersRate = MEMBERS * MEMBER_RATE;
   console.log(`warm-up: ${fmt(othersRate)} req/s for ${WARMUP_SECONDS} s…`);
-  await runGenerator("warm", api.url, othersPlan, othersRate, WARMUP_SECONDS);
+  await generateLoad("warm", api.url, othersPlan, othersRate, WARMUP_SECONDS);
 
   const cpuGroups = {
     api: (p: ProcessInfo) => p.pid === api.pid,
@@ -132,7 +139,7 @@ try {
   const quietBusy = await waitForQuiet();
   console.log(`quiet: ${MEMBERS} members at ${fmt(othersRate)} req/s for ${SECONDS} s…`);
   let cpu = startCpuAccounting(cpuGroups);
-  const quiet = await runGenerator("quiet", api.url, othersPlan, othersRate, SECONDS);
+  const quiet = await generateLoad("quiet", api.url, othersPlan, othersRate, SECONDS);
   const quietCpu = cpu.stop();
   report("quiet", quiet);
 
@@ -140,7 +147,7 @@ try {
   console.log(`flood: the same, and one member at ${fmt(RATE)} req/s…`);
   cpu = startCpuAccounting(cpuGroups);
   const [loaded, flood] = await Promise.all([
-    runGenerator("loaded", api.url, othersPlan, othersRate, SECONDS),
+    generateLoad("loaded", api.url, othersPlan, othersRate, SECONDS),
     runPacedWrk({
       url: `${api.url}/api/suggestions/${WINDOW}/respond`,
       token: flooderToken,
@@ -192,7 +199,7 @@ try {
     Object.entries(statuses)
       .map(([status, n]) => `${status}: ${fmt(n)}`)
       .join(", ");
-  const row = (name: string, rate: number, r: Load) => [
+  const row = (name: string, rate: number, r: OpenLoopLoad) => [
     name,
     fmt(rate),
     fmt(r.throughput, 1),
@@ -259,17 +266,6 @@ try {
 
 type Planned = { method: string; path: string; token: string; body?: string };
 
-type Load = {
-  answered: number;
-  throughput: number;
-  p50: number;
-  p99: number;
-  max: number;
-  statuses: Record<string, number>;
-  failed: number;
-  notSent: number;
-};
-
 function requestOf(kind: (typeof CYCLE)[number], token: string): Planned {
   return kind === "list"
     ? { method: "GET", path: "/api/commitments?limit=50", token }
@@ -287,98 +283,30 @@ function writePlan(tag: string, requests: Planned[]): string {
   return file;
 }
 
-async function runGenerator(tag: string, url: string, planFile: string, rate: number, seconds: number) {
+function generateLoad(tag: string, url: string, planFile: string, rate: number, seconds: number) {
   const out = join(OUT_DIR, `abuse-${tag}.out.json`);
-  await run(
-    [
-      process.execPath,
-      join(REPO, "bench/abuse.bench.ts"),
-      "--generator",
-      url,
-      planFile,
-      out,
-      String(rate),
-      String(seconds),
-    ],
-    { timeoutMs: (seconds + 120) * 1000 },
-  );
-  return JSON.parse(readFileSync(out, "utf8")) as Load;
+  return runGenerator<OpenLoopLoad>("bench/abuse.bench.ts", { url, planFile, out, rate, seconds });
 }
 
 /** Fires the plan's requests in turn (round and round) at `rate` for `seconds`, open loop. */
-async function generate(): Promise<void> {
-  const [url, planFile, out, rateText, secondsText] = process.argv.slice(
-    process.argv.indexOf("--generator") + 1,
-  );
-  if (!url || !planFile || !out) throw new Error("usage: --generator URL PLAN OUT RATE SECONDS");
-  const rate = Number(rateText);
-  const total = Math.round(rate * Number(secondsText));
+function fireMembers({ url, planFile, rate, seconds }: GeneratorArgs): Promise<OpenLoopLoad> {
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as Planned[];
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let failed = 0;
-  let notSent = 0;
-  let inFlight = 0;
-  let lastAnswer = 0;
-  const pending = new Set<Promise<void>>();
-  const started = performance.now();
-
-  const fire = (request: Planned, scheduled: number) => {
-    inFlight += 1;
-    const done = (async () => {
-      try {
-        const headers: Record<string, string> = { authorization: `Bearer ${request.token}` };
-        if (request.body) headers["content-type"] = "application/json";
-        const res = await fetch(url + request.path, { method: request.method, headers, body: request.body });
-        await res.arrayBuffer();
-        const finished = performance.now();
-        lastAnswer = finished;
-        latencies.push(finished - scheduled);
-        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      } catch {
-        failed += 1;
-      } finally {
-        inFlight -= 1;
-      }
-    })();
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
-  };
-
-  let k = 0;
-  while (k < total) {
-    const now = performance.now();
-    // Everything whose moment has come leaves now; the schedule never waits for answers.
-    for (; k < total; k += 1) {
-      const scheduled = started + (k * 1000) / rate;
-      if (scheduled > now) break;
+  return fireOpenLoop({
+    rate,
+    total: Math.round(rate * seconds),
+    send: (k) => {
       const request = plan[k % plan.length];
-      if (!request) continue;
-      if (inFlight >= MAX_IN_FLIGHT) notSent += 1;
-      else fire(request, scheduled);
-    }
-    const next = started + (k * 1000) / rate;
-    await Bun.sleep(Math.max(0, next - performance.now()));
-  }
-  await Promise.all(pending);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  const result: Load = {
-    answered: latencies.length,
-    throughput: latencies.length / ((lastAnswer - started) / 1000),
-    p50: at(0.5),
-    p99: at(0.99),
-    max: latencies[latencies.length - 1] ?? 0,
-    statuses,
-    failed,
-    notSent,
-  };
-  writeFileSync(out, JSON.stringify(result));
+      if (!request) throw new Error("an empty plan");
+      const headers: Record<string, string> = { authorization: `Bearer ${request.token}` };
+      if (request.body) headers["content-type"] = "application/json";
+      return fetch(url + request.path, { method: request.method, headers, body: request.body });
+    },
+  });
 }
 
 // ————— helpers of the main process —————
 
-function report(name: string, r: Load): void {
+function report(name: string, r: OpenLoopLoad): void {
   console.log(
     `${name}: ${fmt(r.throughput, 1)} answered/s, p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms, ` +
       `max ${fmt(r.max, 1)} ms, ${JSON.stringify(r.statuses)}, not sent ${r.notSent}, failed ${r.failed}`,

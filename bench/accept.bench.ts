@@ -16,20 +16,27 @@ import { brokerUrl } from "./lib/broker.ts";
 import { arg, createCleanups } from "./lib/cli.ts";
 import { type CpuUsage, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database.ts";
+import {
+  fireOpenLoop,
+  type GeneratorArgs,
+  generate,
+  isGenerator,
+  MAX_IN_FLIGHT,
+  type OpenLoopLoad,
+  runGenerator,
+} from "./lib/open-loop.ts";
 import { runPgbench } from "./lib/pgbench.ts";
-import { apiEnv, OUT_DIR, REPO, startServer } from "./lib/processes.ts";
+import { apiEnv, OUT_DIR, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
-import { requireTools, run } from "./lib/tools.ts";
+import { requireTools } from "./lib/tools.ts";
 
 /** Every `DUPLICATE_EVERY`-th request repeats an earlier member's accept (an impatient double tap). */
 const DUPLICATE_EVERY = 10;
-/** The generator never holds more requests open than this; beyond it a request counts as not sent. */
-const MAX_IN_FLIGHT = 1_000;
 const WINDOW = "w-spike";
 const DATABASE = "flex_bench_accept";
 
-if (process.argv.includes("--generator")) {
-  await generate();
+if (isGenerator()) {
+  await generate(fireAccepts);
   process.exit(0);
 }
 
@@ -155,7 +162,7 @@ try {
   cleanups.push(() => api.stop());
 
   console.log(`warm-up: ${WARMUP_RATE} req/s for ${WARMUP_SECONDS} s…`);
-  await runGenerator(api.url, warmPlan, WARMUP_RATE, WARMUP_SECONDS);
+  await generateSpike(api.url, warmPlan, WARMUP_RATE, WARMUP_SECONDS);
   await drained(db, 120_000);
 
   const measured: {
@@ -176,7 +183,7 @@ try {
       postgres: postgresBackendOf(DATABASE),
       generator: (p) => p.cmdline.includes("accept.bench.ts --generator"),
     });
-    const load = await runGenerator(api.url, plans[i] ?? "", r.rate, r.seconds);
+    const load = await generateSpike(api.url, plans[i] ?? "", r.rate, r.seconds);
     const ended = performance.now();
     const usage = cpu.stop();
     const drainMs = (await drained(db, 600_000)) ? performance.now() - ended : Number.NaN;
@@ -306,44 +313,18 @@ try {
 
 // ————— the generator (a separate process, so its timing is not disturbed by the fakes) —————
 
-type Spike = {
-  answered: number;
-  throughput: number;
-  p50: number;
-  p99: number;
-  max: number;
-  statuses: Record<string, number>;
-  failed: number;
-  notSent: number;
+type Spike = OpenLoopLoad & {
   /** member → every commitment id answered for them */
   answers: Record<string, string[]>;
 };
 
-async function runGenerator(url: string, planFile: string, rate: number, seconds: number): Promise<Spike> {
+function generateSpike(url: string, planFile: string, rate: number, seconds: number): Promise<Spike> {
   const out = `${planFile}.out.json`;
-  await run(
-    [
-      process.execPath,
-      join(REPO, "bench/accept.bench.ts"),
-      "--generator",
-      url,
-      planFile,
-      out,
-      String(rate),
-      String(seconds),
-    ],
-    { timeoutMs: (seconds + 120) * 1000 },
-  );
-  return JSON.parse(readFileSync(out, "utf8")) as Spike;
+  return runGenerator<Spike>("bench/accept.bench.ts", { url, planFile, out, rate, seconds });
 }
 
-async function generate(): Promise<void> {
-  const [url, planFile, out, rateText, secondsText] = process.argv.slice(
-    process.argv.indexOf("--generator") + 1,
-  );
-  if (!url || !planFile || !out) throw new Error("usage: --generator URL PLAN OUT RATE SECONDS");
-  const rate = Number(rateText);
-  const seconds = Number(secondsText);
+/** Sends the plan's accepts in order at `rate` for `seconds`, open loop, noting each member's answered ids. */
+async function fireAccepts({ url, planFile, rate, seconds }: GeneratorArgs): Promise<Spike> {
   const plan = readFileSync(planFile, "utf8")
     .trimEnd()
     .split("\n")
@@ -351,80 +332,31 @@ async function generate(): Promise<void> {
       const [member = "", token = ""] = line.split(" ");
       return { member, token };
     });
-  const total = Math.min(plan.length, Math.round(rate * seconds));
   const target = `${url}/api/suggestions/${WINDOW}/respond`;
   const body = JSON.stringify({ response: "accepted" });
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
   const answers: Record<string, string[]> = {};
-  let failed = 0;
-  let notSent = 0;
-  let inFlight = 0;
-  let lastAnswer = 0;
-  const pending = new Set<Promise<void>>();
-  const started = performance.now();
-
-  const fire = (k: number, scheduled: number) => {
-    const request = plan[k];
-    if (!request) return;
-    inFlight += 1;
-    const done = (async () => {
-      try {
-        const res = await fetch(target, {
-          method: "POST",
-          headers: { authorization: `Bearer ${request.token}`, "content-type": "application/json" },
-          body,
-        });
-        const text = await res.text();
-        const finished = performance.now();
-        lastAnswer = finished;
-        latencies.push(finished - scheduled);
-        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        if (res.status === 200) {
-          const id = String(JSON.parse(text).commitment_id);
-          const list = answers[request.member] ?? [];
-          if (!list.includes(id)) list.push(id);
-          answers[request.member] = list;
-        }
-      } catch {
-        failed += 1;
-      } finally {
-        inFlight -= 1;
-      }
-    })();
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
-  };
-
-  let k = 0;
-  while (k < total) {
-    const now = performance.now();
-    // Everything whose moment has come leaves now; the schedule never waits for answers.
-    for (; k < total; k += 1) {
-      const scheduled = started + (k * 1000) / rate;
-      if (scheduled > now) break;
-      if (inFlight >= MAX_IN_FLIGHT) notSent += 1;
-      else fire(k, scheduled);
-    }
-    const next = started + (k * 1000) / rate;
-    await Bun.sleep(Math.max(0, next - performance.now()));
-  }
-  await Promise.all(pending);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  const answered = latencies.length;
-  const result: Spike = {
-    answered,
-    throughput: answered / ((lastAnswer - started) / 1000),
-    p50: at(0.5),
-    p99: at(0.99),
-    max: latencies[latencies.length - 1] ?? 0,
-    statuses,
-    failed,
-    notSent,
-    answers,
-  };
-  writeFileSync(out, JSON.stringify(result));
+  const load = await fireOpenLoop({
+    rate,
+    total: Math.min(plan.length, Math.round(rate * seconds)),
+    send: (k) => {
+      const request = plan[k];
+      if (!request) throw new Error(`no request ${k} in the plan`);
+      return fetch(target, {
+        method: "POST",
+        headers: { authorization: `Bearer ${request.token}`, "content-type": "application/json" },
+        body,
+      });
+    },
+    onAnswer: (k, status, text) => {
+      const member = plan[k]?.member;
+      if (status !== 200 || member === undefined) return;
+      const id = String(JSON.parse(text).commitment_id);
+      const list = answers[member] ?? [];
+      if (!list.includes(id)) list.push(id);
+      answers[member] = list;
+    },
+  });
+  return { ...load, answers };
 }
 
 // ————— helpers of the main process —————

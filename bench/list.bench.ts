@@ -11,14 +11,21 @@ import { join } from "node:path";
 import { listPageStatement } from "@celine/core/db";
 import { startEmbeddedBroker, startOidcIssuer } from "@celine/fakes";
 import { arg, createCleanups } from "./lib/cli.ts";
-import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase, seedCommitments } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
 import { apiEnv, brokerEnv, OUT_DIR, REPO, type ServerProcess, startServer } from "./lib/processes.ts";
 import { LIST_STAGES, summariseProfile } from "./lib/profile.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
+import {
+  describeCores,
+  type Measurement,
+  measureInRounds,
+  roundsRow,
+  sumCpu,
+  type Target,
+} from "./lib/rounds.ts";
 import { requireTools } from "./lib/tools.ts";
-import { type LoadResult, runWrk } from "./lib/wrk.ts";
+import { runWrk } from "./lib/wrk.ts";
 
 const CONNECTIONS = arg("connections", 32);
 const SECONDS = arg("seconds", 10);
@@ -37,13 +44,7 @@ mkdirSync(OUT_DIR, { recursive: true });
 
 const cleanups = createCleanups();
 
-type Target = {
-  key: "api" | "pgbench" | "bare";
-  label: string;
-  serverPid: number | null;
-  load: (seconds: number) => Promise<LoadResult>;
-};
-type Measurement = { load: LoadResult; cpu: CpuUsage };
+type ListTarget = Target<"api" | "pgbench" | "bare">;
 
 try {
   const db = await createBenchDatabase(DATABASE);
@@ -89,7 +90,7 @@ try {
   const variables = Object.fromEntries(pageQuery.params.map((p, i) => [`p${i + 1}`, String(p)]));
 
   const load = { connections: CONNECTIONS, threads: THREADS };
-  const targets: Target[] = [
+  const targets: ListTarget[] = [
     {
       key: "api",
       label: "API `GET /api/commitments`",
@@ -111,60 +112,28 @@ try {
     },
   ];
 
-  const busyBefore = await waitForQuiet();
-  for (const target of targets) {
-    console.log(`warm-up ${target.key} (${WARMUP_SECONDS} s)…`);
-    await target.load(WARMUP_SECONDS);
-  }
-  const rounds: Record<Target["key"], Measurement[]> = { api: [], pgbench: [], bare: [] };
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const target of targets) {
-      const cpu = startCpuAccounting({
-        server: (p) => p.pid === target.serverPid,
-        postgres: postgresBackendOf(DATABASE),
-        client: childNamed("wrk", "pgbench"),
-      });
-      const result = await target.load(SECONDS);
-      const usage = cpu.stop();
-      if (result.errors > 0) throw new Error(`${target.key}: ${result.errors} failed of ${result.requests}`);
-      rounds[target.key].push({ load: result, cpu: usage });
-      console.log(
-        `round ${round} ${target.key}: ${fmt(result.requestsPerSecond)} req/s, p50 ${fmt(result.p50Ms, 2)} ms, p99 ${fmt(result.p99Ms, 2)} ms`,
-      );
-    }
-  }
+  const { busyBefore, rounds, median } = await measureInRounds(targets, {
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    database: DATABASE,
+  });
 
   const plan = await explain(db, pageQuery.sql, pageQuery.params);
   const profile = process.argv.includes("--profile") ? await profileApi(env, path, token) : null;
   const version = await db.serverVersion();
 
-  const median = (key: Target["key"]) => {
-    const sorted = [...rounds[key]].sort((a, b) => a.load.requestsPerSecond - b.load.requestsPerSecond);
-    const m = sorted[Math.floor(sorted.length / 2)];
-    if (!m) throw new Error(`no measurement of ${key}`);
-    return m;
-  };
   const api_ = median("api");
   const pg_ = median("pgbench");
   const bare_ = median("bare");
   const ratioDb = api_.load.requestsPerSecond / pg_.load.requestsPerSecond;
   const ratioBare = api_.load.requestsPerSecond / bare_.load.requestsPerSecond;
-  const cost = (m: Measurement) => sum(m.cpu.groups) / m.load.requests;
+  const cost = (m: Measurement) => sumCpu(m.cpu.groups) / m.load.requests;
   const apiCost = cost(api_);
   const pgCost = cost(pg_);
-  const perRequest = (ms: number | undefined, m: Measurement) => fmt((ms ?? 0) / m.load.requests, 3);
-  const row = (target: Target, m: Measurement) => [
-    target.label,
-    fmt(m.load.requestsPerSecond),
-    rounds[target.key].map((r) => fmt(r.load.requestsPerSecond)).join(" / "),
-    fmt(m.load.p50Ms, 2),
-    fmt(m.load.p99Ms, 2),
-    target.serverPid === null ? "–" : perRequest(m.cpu.groups.server, m),
-    perRequest(m.cpu.groups.postgres, m),
-    perRequest(m.cpu.groups.client, m),
-    fmt((100 * m.cpu.other) / Math.max(1, m.cpu.other + m.cpu.idle + sum(m.cpu.groups)), 0),
-  ];
-  const [apiTarget, pgTarget, bareTarget] = targets as [Target, Target, Target];
+  const row = (target: ListTarget, m: Measurement) =>
+    roundsRow(target, m, rounds[target.key], ["postgres", "client"]);
+  const [apiTarget, pgTarget, bareTarget] = targets as [ListTarget, ListTarget, ListTarget];
   const section = [
     "## List commitments",
     "",
@@ -231,15 +200,6 @@ try {
   if (process.argv.includes("--write")) writeSection("List commitments", section);
 } finally {
   await cleanups.cleanUp();
-}
-
-function sum(values: Record<string, number>): number {
-  return Object.values(values).reduce((a, b) => a + b, 0);
-}
-
-function describeCores(): string {
-  const n = navigator.hardwareConcurrency;
-  return `${n} CPU${n === 1 ? "" : "s"}`;
 }
 
 /** drizzle's `$n` placeholders as pgbench variables `:pn` (pgbench prepares them as parameters). */

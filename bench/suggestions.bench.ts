@@ -30,13 +30,21 @@ import { createDigitalTwinClient } from "@celine/platform";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { arg, createCleanups } from "./lib/cli.ts";
-import { type CpuUsage, childNamed, postgresBackendOf, startCpuAccounting, waitForQuiet } from "./lib/cpu.ts";
 import { type BenchDatabase, createBenchDatabase, SCHEMA, seedCommitments } from "./lib/database.ts";
 import { runPgbench } from "./lib/pgbench.ts";
 import { apiEnv, brokerEnv, OUT_DIR, REPO, type ServerProcess, startServer } from "./lib/processes.ts";
 import { describeMachine, fmt, formatTable, writeSection } from "./lib/results.ts";
+import {
+  describeCores,
+  type Measurement,
+  measureInRounds,
+  perRequest,
+  roundsRow,
+  sumCpu,
+  type Target,
+} from "./lib/rounds.ts";
 import { requireTools } from "./lib/tools.ts";
-import { type LoadResult, runWrk } from "./lib/wrk.ts";
+import { runWrk } from "./lib/wrk.ts";
 
 const CONNECTIONS = arg("connections", 32);
 const SECONDS = arg("seconds", 10);
@@ -61,13 +69,6 @@ mkdirSync(OUT_DIR, { recursive: true });
 const cleanups = createCleanups();
 
 type TargetKey = "targets" | "fresh" | "pgbench" | "bare";
-type Target = {
-  key: TargetKey;
-  label: string;
-  serverPid: number | null;
-  load: (s: number) => Promise<LoadResult>;
-};
-type Measurement = { load: LoadResult; cpu: CpuUsage };
 
 try {
   const db = await createBenchDatabase(DATABASE);
@@ -123,7 +124,7 @@ try {
 
   const path = "/api/suggestions";
   const load = { connections: CONNECTIONS, threads: THREADS };
-  const targets: Target[] = [
+  const targets: Target<TargetKey>[] = [
     {
       key: "targets",
       label: "API `GET /api/suggestions`, 8 targets",
@@ -157,40 +158,18 @@ try {
     },
   ];
 
-  const busyBefore = await waitForQuiet();
-  for (const target of targets) {
-    console.log(`warm-up ${target.key} (${WARMUP_SECONDS} s)…`);
-    await target.load(WARMUP_SECONDS);
-  }
-  const rounds: Record<TargetKey, Measurement[]> = { targets: [], fresh: [], pgbench: [], bare: [] };
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const target of targets) {
-      const cpu = startCpuAccounting({
-        server: (p) => p.pid === target.serverPid,
-        postgres: postgresBackendOf(DATABASE),
-        client: childNamed("wrk", "pgbench"),
-        // The DT contract fake answers the API's calls from this process.
-        fake: (p) => p.pid === process.pid,
-      });
-      const result = await target.load(SECONDS);
-      const usage = cpu.stop();
-      if (result.errors > 0) throw new Error(`${target.key}: ${result.errors} failed of ${result.requests}`);
-      rounds[target.key].push({ load: result, cpu: usage });
-      console.log(
-        `round ${round} ${target.key}: ${fmt(result.requestsPerSecond)} req/s, p50 ${fmt(result.p50Ms, 2)} ms, p99 ${fmt(result.p99Ms, 2)} ms`,
-      );
-    }
-  }
+  const { busyBefore, rounds, median } = await measureInRounds(targets, {
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    database: DATABASE,
+    // The DT contract fake answers the API's calls from this process.
+    extraGroups: { fake: (p) => p.pid === process.pid },
+  });
 
   const plan = await explain(db, chunkLoad.sql, chunkLoad.params);
   const chunkRows = Number(/(\d+) rows\)/.exec(plan)?.[1] ?? 0);
   const version = await db.serverVersion();
-  const median = (key: TargetKey) => {
-    const sorted = [...rounds[key]].sort((a, b) => a.load.requestsPerSecond - b.load.requestsPerSecond);
-    const m = sorted[Math.floor(sorted.length / 2)];
-    if (!m) throw new Error(`no measurement of ${key}`);
-    return m;
-  };
   const m = {
     targets: median("targets"),
     fresh: median("fresh"),
@@ -200,25 +179,11 @@ try {
   const rps = (key: TargetKey) => m[key].load.requestsPerSecond;
   const vsFresh = rps("targets") / rps("fresh");
   const vsDb = rps("targets") / rps("pgbench");
-  const cost = (x: Measurement) => sum(x.cpu.groups) / x.load.requests;
-  const perRequest = (ms: number | undefined, x: Measurement) => fmt((ms ?? 0) / x.load.requests, 3);
+  const cost = (x: Measurement) => sumCpu(x.cpu.groups) / x.load.requests;
   const perRequestOf = (group: string, x: Measurement) => (x.cpu.groups[group] ?? 0) / x.load.requests;
   const added = (group: string) => fmt(perRequestOf(group, m.targets) - perRequestOf(group, m.fresh), 3);
-  const row = (target: Target) => {
-    const x = m[target.key];
-    return [
-      target.label,
-      fmt(x.load.requestsPerSecond),
-      rounds[target.key].map((r) => fmt(r.load.requestsPerSecond)).join(" / "),
-      fmt(x.load.p50Ms, 2),
-      fmt(x.load.p99Ms, 2),
-      target.serverPid === null ? "–" : perRequest(x.cpu.groups.server, x),
-      perRequest(x.cpu.groups.postgres, x),
-      perRequest(x.cpu.groups.fake, x),
-      perRequest(x.cpu.groups.client, x),
-      fmt((100 * x.cpu.other) / Math.max(1, x.cpu.other + x.cpu.idle + sum(x.cpu.groups)), 0),
-    ];
-  };
+  const row = (target: Target<TargetKey>) =>
+    roundsRow(target, m[target.key], rounds[target.key], ["postgres", "fake", "client"]);
   const section = [
     "## List suggestions with targets",
     "",
@@ -485,13 +450,4 @@ async function explain(db: BenchDatabase, sql: string, params: unknown[]): Promi
   };
   visit(plan.Plan);
   return `${steps.join(" → ")}; ${fmt(plan["Execution Time"], 2)} ms`;
-}
-
-function sum(values: Record<string, number>): number {
-  return Object.values(values).reduce((a, b) => a + b, 0);
-}
-
-function describeCores(): string {
-  const n = navigator.hardwareConcurrency;
-  return `${n} CPU${n === 1 ? "" : "s"}`;
 }
