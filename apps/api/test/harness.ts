@@ -48,25 +48,6 @@ export async function createHarness(
   };
   const app = createApp(deps);
 
-  async function call(method: string, path: string, { token, body, headers = {} }: CallOptions = {}) {
-    const init: RequestInit = { method, headers: { ...headers } };
-    const h = init.headers as Record<string, string>;
-    if (token) h.authorization = `Bearer ${token}`;
-    if (body !== undefined) {
-      init.body = typeof body === "string" ? body : JSON.stringify(body);
-      h["content-type"] ??= "application/json";
-    }
-    const response = await app.request(path, init);
-    const text = await response.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    return { status: response.status, headers: response.headers, text, json: json as Json };
-  }
-
   return {
     app,
     deps,
@@ -74,7 +55,7 @@ export async function createHarness(
     database,
     logs,
     audits: () => logs.filter((l) => l.logger === "audit"),
-    call,
+    call: (method: string, path: string, options?: CallOptions) => requestApp(app, method, path, options),
     participant: (sub: string) => issuer.mintParticipant(sub),
     service: (scopes: string[], clientId = "svc-test") => issuer.mintService(clientId, scopes),
     async close() {
@@ -85,6 +66,34 @@ export async function createHarness(
 }
 
 export type CallOptions = { token?: string; body?: unknown; headers?: Record<string, string> };
+
+/**
+ * One request to `app` (the harness's, or one a test builds from its deps): `token` as the bearer, an
+ * object `body` as JSON; the answer with its text and parsed JSON (null when it is not JSON).
+ */
+export async function requestApp(
+  app: Pick<ReturnType<typeof createApp>, "request">,
+  method: string,
+  path: string,
+  { token, body, headers = {} }: CallOptions = {},
+) {
+  const init: RequestInit = { method, headers: { ...headers } };
+  const h = init.headers as Record<string, string>;
+  if (token) h.authorization = `Bearer ${token}`;
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    h["content-type"] ??= "application/json";
+  }
+  const response = await app.request(path, init);
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, headers: response.headers, text, json: json as Json };
+}
 // Responses are asserted field by field; a loose type keeps those assertions short.
 // biome-ignore lint/suspicious/noExplicitAny: test-side JSON
 export type Json = any;

@@ -8,7 +8,7 @@ import { parseApiEnv, rateLimitsOf } from "../src/env.ts";
 import { addressKey, clientAddressOf } from "../src/lib/client-address.ts";
 import { type CounterStore, DEFAULT_PER_MINUTE, type RateLimits } from "../src/lib/rate-limit.ts";
 import { HOOK_TIMEOUT, operatorBody, SCOPE } from "./fixtures.ts";
-import { createHarness, type Harness, type Json } from "./harness.ts";
+import { createHarness, type Harness, type Json, requestApp } from "./harness.ts";
 import { createWindowPublisher, type WindowPublisher } from "./published-windows.ts";
 import { type PlatformFakes, startPlatformFakes } from "./suggestions-fixtures.ts";
 
@@ -47,37 +47,13 @@ function limitedApp(overrides: Partial<RateLimits> = {}) {
 
 type App = ReturnType<typeof limitedApp>;
 
-async function send(
-  app: App,
-  method: string,
-  path: string,
-  { token, body, headers = {} }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
-) {
-  const all: Record<string, string> = { ...headers };
-  if (token) all.authorization = `Bearer ${token}`;
-  if (body !== undefined) all["content-type"] = "application/json";
-  const res = await app.request(path, {
-    method,
-    headers: all,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: Json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
 async function statuses(app: App, n: number, method: string, path: string, options = {}) {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push((await send(app, method, path, options)).status);
+  for (let i = 0; i < n; i++) out.push((await requestApp(app, method, path, options)).status);
   return out;
 }
 
-function expect429(res: Awaited<ReturnType<typeof send>>) {
+function expect429(res: Awaited<ReturnType<typeof requestApp>>) {
   expect(res.status, res.text).toBe(429);
   expect(res.headers.get("content-type")).toContain("application/problem+json");
   expect(res.json.detail).toMatch(/^too many requests; retry in \d+ s$/);
@@ -96,19 +72,19 @@ describe("per caller, per route class (REST)", () => {
       writes.every((s) => s !== 429),
       JSON.stringify(writes),
     ).toBe(true);
-    expect429(await send(app, "PUT", "/api/points/me/preferences", { token, body }));
-    expect((await send(app, "GET", "/api/commitments", { token })).status).toBe(200);
+    expect429(await requestApp(app, "PUT", "/api/points/me/preferences", { token, body }));
+    expect((await requestApp(app, "GET", "/api/commitments", { token })).status).toBe(200);
     const other = await h.participant("rl-bob");
-    expect((await send(app, "PUT", "/api/points/me/preferences", { token: other, body })).status).not.toBe(
-      429,
-    );
+    expect(
+      (await requestApp(app, "PUT", "/api/points/me/preferences", { token: other, body })).status,
+    ).not.toBe(429);
   });
 
   test("reads: the sixth GET in a minute → 429; a fresh token of the same member shares the count (keyed by sub)", async () => {
     const app = limitedApp();
     const first = await statuses(app, 5, "GET", "/api/commitments", { token: await h.participant("rl-cat") });
     expect(first).toEqual([200, 200, 200, 200, 200]);
-    expect429(await send(app, "GET", "/api/commitments", { token: await h.participant("rl-cat") }));
+    expect429(await requestApp(app, "GET", "/api/commitments", { token: await h.participant("rl-cat") }));
   });
 
   test("export is its own class; a service gets the class's limit times RATE_LIMIT_SERVICE_FACTOR, counted per client", async () => {
@@ -118,12 +94,18 @@ describe("per caller, per route class (REST)", () => {
     expect(got).toEqual([200, 200, 200, 200, 429]);
     // Another token of the same client shares the budget; another client has its own.
     const again = await h.service([SCOPE.export], "svc-pipelines");
-    expect((await send(app, "GET", "/api/commitments/export?limit=1", { token: again })).status).toBe(429);
+    expect((await requestApp(app, "GET", "/api/commitments/export?limit=1", { token: again })).status).toBe(
+      429,
+    );
     const other = await h.service([SCOPE.export], "svc-other");
-    expect((await send(app, "GET", "/api/commitments/export?limit=1", { token: other })).status).toBe(200);
+    expect((await requestApp(app, "GET", "/api/commitments/export?limit=1", { token: other })).status).toBe(
+      200,
+    );
     // Its reads are a class of their own (5 × 2).
     const reader = await h.service([SCOPE.read], "svc-pipelines");
-    expect((await send(app, "GET", "/api/commitments/pending?limit=1", { token: reader })).status).toBe(200);
+    expect((await requestApp(app, "GET", "/api/commitments/pending?limit=1", { token: reader })).status).toBe(
+      200,
+    );
   });
 
   test("0 lifts a class's limit", async () => {
@@ -139,11 +121,11 @@ describe("per caller, per route class (REST)", () => {
     const app = limitedApp({ store });
     const token = await h.participant("rl-eve");
     await statuses(app, 5, "GET", "/api/commitments", { token });
-    const refused = await send(app, "GET", "/api/commitments", { token });
+    const refused = await requestApp(app, "GET", "/api/commitments", { token });
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("1");
     await Bun.sleep(1_100);
-    expect((await send(app, "GET", "/api/commitments", { token })).status).toBe(200);
+    expect((await requestApp(app, "GET", "/api/commitments", { token })).status).toBe(200);
   });
 });
 
@@ -220,7 +202,7 @@ describe("tRPC: batches are capped and each procedure counts", () => {
     // What one such call of a member like them asks of the Digital Twin, alone.
     windows.member("rl-ivy-alone");
     fakes.dt.clearCalls();
-    const one = await send(app, "POST", "/trpc/suggestions.respond", {
+    const one = await requestApp(app, "POST", "/trpc/suggestions.respond", {
       token: await h.participant("rl-ivy-alone"),
       body: { id: "unpublished-x", response: "declined" },
     });
@@ -228,7 +210,7 @@ describe("tRPC: batches are capped and each procedure counts", () => {
     const perCall = fakes.dt.calls.length;
     expect(perCall).toBeGreaterThan(0);
     fakes.dt.clearCalls();
-    const res = await send(app, "POST", path, { token, body });
+    const res = await requestApp(app, "POST", path, { token, body });
     const answers: Json[] = res.json;
     expect(answers).toHaveLength(10);
     const limited = answers.filter((a) => a.error?.data?.code === "TOO_MANY_REQUESTS");
@@ -254,7 +236,7 @@ describe("tRPC: batches are capped and each procedure counts", () => {
     const token = await h.participant("rl-kim");
     const got = await statuses(app, 6, "GET", "/trpc/settlement.method", { token });
     expect(got).toEqual([200, 200, 200, 200, 200, 429]);
-    const refused = await send(app, "GET", "/trpc/settlement.method", { token });
+    const refused = await requestApp(app, "GET", "/trpc/settlement.method", { token });
     expect(refused.json.error.data.code).toBe("TOO_MANY_REQUESTS");
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
   });
@@ -271,28 +253,31 @@ describe("without a valid credential: per client address", () => {
     expect(bad).toEqual([401, 401, 401, 401]);
     const before = h.audits().length;
     expect429(
-      await send(app, "GET", "/api/commitments", { token: "not-a-jwt", headers: from("203.0.113.7") }),
+      await requestApp(app, "GET", "/api/commitments", { token: "not-a-jwt", headers: from("203.0.113.7") }),
     );
     const valid = await h.participant("rl-lou");
-    expect429(await send(app, "GET", "/api/commitments", { token: valid, headers: from("203.0.113.7") }));
+    expect429(
+      await requestApp(app, "GET", "/api/commitments", { token: valid, headers: from("203.0.113.7") }),
+    );
     // One audit record for the first 429 of the window; none for the second.
     expect(h.audits().slice(before)).toHaveLength(1);
     expect(
-      (await send(app, "GET", "/api/commitments", { token: valid, headers: from("203.0.113.8") })).status,
+      (await requestApp(app, "GET", "/api/commitments", { token: valid, headers: from("203.0.113.8") }))
+        .status,
     ).toBe(200);
-    expect((await send(app, "GET", "/trpc/settlement.method", { headers: from("203.0.113.7") })).status).toBe(
-      429,
-    );
+    expect(
+      (await requestApp(app, "GET", "/trpc/settlement.method", { headers: from("203.0.113.7") })).status,
+    ).toBe(429);
   });
 
   test("a client cannot pick its address: X-Forwarded-For counts by its last entry (the one our proxy appended)", async () => {
     const app = limitedApp();
     for (let i = 0; i < 4; i++) {
       const spoof = { "x-forwarded-for": `10.0.0.${i}, 192.0.2.44` };
-      expect((await send(app, "GET", "/api/commitments", { headers: spoof })).status).toBe(401);
+      expect((await requestApp(app, "GET", "/api/commitments", { headers: spoof })).status).toBe(401);
     }
     const spoof = { "x-forwarded-for": "10.9.9.9, 192.0.2.44" };
-    expect((await send(app, "GET", "/api/commitments", { headers: spoof })).status).toBe(429);
+    expect((await requestApp(app, "GET", "/api/commitments", { headers: spoof })).status).toBe(429);
   });
 
   test("valid tokens never spend an address's credit (a backend-for-frontend speaks for every member from one address)", async () => {
@@ -300,29 +285,29 @@ describe("without a valid credential: per client address", () => {
     const from = { "x-forwarded-for": "192.0.2.80" };
     for (let i = 0; i < 20; i++) {
       const token = await h.participant(`rl-bff-${i}`);
-      expect((await send(app, "GET", "/api/commitments", { token, headers: from })).status).toBe(200);
+      expect((await requestApp(app, "GET", "/api/commitments", { token, headers: from })).status).toBe(200);
     }
   });
 
   test("calendar feeds: RATE_LIMIT_FEED_PER_MIN per feed; unknown feeds count against the address like a wrong token", async () => {
     const app = limitedApp();
     const token = await h.participant("rl-mia");
-    const created = await send(app, "POST", "/api/calendar/token", { token });
+    const created = await requestApp(app, "POST", "/api/calendar/token", { token });
     expect(created.status, created.text).toBe(201);
     const path = new URL(created.json.url).pathname;
     const from = { "x-forwarded-for": "198.51.100.20" };
     expect(await statuses(app, 2, "GET", path, { headers: from })).toEqual([200, 200]);
-    expect429(await send(app, "GET", path, { headers: from }));
+    expect429(await requestApp(app, "GET", path, { headers: from }));
     // Guessed names: 404 four times from one address, then that address is refused.
     const guess = (i: number) => `/api/calendar/${String(i).padStart(43, "B")}.ics`;
     const other = { "x-forwarded-for": "198.51.100.21" };
     for (let i = 0; i < 4; i++)
-      expect((await send(app, "GET", guess(i), { headers: other })).status).toBe(404);
-    expect((await send(app, "GET", guess(5), { headers: other })).status).toBe(429);
+      expect((await requestApp(app, "GET", guess(i), { headers: other })).status).toBe(404);
+    expect((await requestApp(app, "GET", guess(5), { headers: other })).status).toBe(429);
     // The known feed's next fetch from elsewhere is limited by the feed's own count, still 429.
-    expect((await send(app, "GET", path, { headers: { "x-forwarded-for": "198.51.100.22" } })).status).toBe(
-      429,
-    );
+    expect(
+      (await requestApp(app, "GET", path, { headers: { "x-forwarded-for": "198.51.100.22" } })).status,
+    ).toBe(429);
   });
 });
 
