@@ -2,6 +2,7 @@ import {
   type Ctx,
   DomainError,
   databaseUnavailable,
+  type Logger,
   UnauthorizedError,
   validationErrorOf,
 } from "@celine/core";
@@ -51,14 +52,19 @@ const CODE_OF: Record<DomainError["kind"], TRPC_ERROR_CODE_KEY> = {
 
 /**
  * The one tRPC error mapper: domain errors by kind, a failed input schema as the same 422 REST
- * answers (naming the fields); anything else stays an internal error.
+ * answers (naming the fields), the database down or unreachable as 503 (with Retry-After, app.ts;
+ * the driver's reason logged); anything else stays an internal error.
  */
-function toTrpcError(error: unknown): TRPCError | null {
-  const raw = error instanceof TRPCError ? error.cause : error;
+function toTrpcError(error: unknown, log: Logger): TRPCError | null {
+  const raw = error instanceof TRPCError ? (error.cause ?? error) : error;
   const cause = raw instanceof ZodError ? validationErrorOf(raw) : raw;
-  return cause instanceof DomainError
-    ? new TRPCError({ code: CODE_OF[cause.kind], message: cause.message, cause })
-    : null;
+  if (cause instanceof DomainError) {
+    return new TRPCError({ code: CODE_OF[cause.kind], message: cause.message, cause });
+  }
+  const unavailable = databaseUnavailable(cause);
+  if (!unavailable) return null;
+  log.error("database unavailable", { error: cause, code: unavailable.code });
+  return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_DETAIL, cause });
 }
 
 export const router = t.router;
@@ -77,15 +83,8 @@ export const procedure = t.procedure.use(async ({ ctx, next, type, path }) => {
   const result = await next({ ctx: { ...ctx, verb: verbCtx } });
   if (!result.ok) {
     auditUnrecorded(result.error instanceof TRPCError ? result.error.cause : result.error, verbCtx, path);
-    const mapped = toTrpcError(result.error);
+    const mapped = toTrpcError(result.error, verbCtx.log);
     if (mapped) throw mapped;
-    // The database down or unreachable: 503 (with Retry-After, app.ts), the driver's reason logged.
-    const cause = result.error.cause ?? result.error;
-    const unavailable = databaseUnavailable(cause);
-    if (unavailable) {
-      verbCtx.log.error("database unavailable", { error: cause, code: unavailable.code });
-      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_DETAIL, cause });
-    }
   }
   return result;
 });
