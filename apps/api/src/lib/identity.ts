@@ -104,18 +104,19 @@ export function createTokenVerifier({
         requiredClaims: ["sub", "exp"],
         currentDate: new Date(now()),
       });
+      const { sub } = payload;
       // jose checks that `sub` is present, not that it is a string.
-      if (typeof payload.sub !== "string") throw new UnauthorizedError("token invalid: sub must be a string");
-      // An empty one names nobody either, and one
-      // with NUL could never be stored (PostgreSQL text refuses it), nor one with a lone surrogate
-      // (not Unicode: it could be neither stored as itself nor put in the Digital Twin's URLs).
-      if (payload.sub === "") throw new UnauthorizedError("token invalid: no subject");
-      if (payload.sub?.includes("\u0000") || (payload.sub && LONE_SURROGATE.test(payload.sub))) {
+      if (typeof sub !== "string") throw new UnauthorizedError("token invalid: sub must be a string");
+      // An empty one names nobody either, and one with NUL could never be stored (PostgreSQL text
+      // refuses it), nor one with a lone surrogate (not Unicode: it could be neither stored as
+      // itself nor put in the Digital Twin's URLs).
+      if (sub === "") throw new UnauthorizedError("token invalid: no subject");
+      if (sub.includes("\u0000") || LONE_SURROGATE.test(sub)) {
         throw new UnauthorizedError("token invalid: malformed subject");
       }
       // A member id is at most 255 characters wherever it is stored (and indexed: a 3,000-character
       // one overflowed a B-tree row); a longer one names nobody we could hold.
-      if (payload.sub && payload.sub.length > MAX_SUBJECT_LENGTH) {
+      if (sub.length > MAX_SUBJECT_LENGTH) {
         throw new UnauthorizedError("token invalid: subject longer than 255 characters");
       }
       return payload;

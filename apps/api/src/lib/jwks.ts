@@ -1,4 +1,4 @@
-import type { Logger } from "@celine/core";
+import { type Logger, messageOf } from "@celine/core";
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 
 // The realm's key set (PLATFORM §2), kept stale-while-revalidate: once fetched, keys keep verifying
@@ -107,7 +107,7 @@ export function createKeySet({
     if (error instanceof DOMException && error.name === "TimeoutError")
       return `timed out after ${timeoutMs} ms`;
     if (error instanceof errors.JWKSInvalid || error instanceof SyntaxError) return "invalid key set";
-    return error instanceof Error ? error.message : String(error);
+    return messageOf(error);
   }
 
   return async (header, token) => {
