@@ -7,6 +7,7 @@
 // policies/, drizzle/ and config/flexibility.yaml (POLICY_DIR / MIGRATIONS_DIR / FLEXIBILITY_CONFIG
 // say otherwise).
 import { resolve } from "node:path";
+import { refusalOf } from "@celine/platform/env";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { metricsFetch } from "../src/lib/metrics-endpoint.ts";
@@ -25,7 +26,7 @@ const { app, problems, metrics, close } = await assemble(env, {
   socketAddress: (c) => getConnInfo(c).remote.address,
 });
 if (problems.length > 0) {
-  console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  console.error(refusalOf("start", problems));
   await close();
   process.exit(1);
 }

@@ -1,4 +1,6 @@
 // `bun run start`: the API alone, configured from the environment, production posture.
+
+import { refusalOf } from "@celine/platform/env";
 import type { Server as BunServer } from "bun";
 import { metricsFetch } from "../src/lib/metrics-endpoint.ts";
 import { assemble, parseApiEnv } from "../src/server.ts";
@@ -12,7 +14,7 @@ const { app, problems, metrics, close } = await assemble(env, {
   socketAddress: (c) => (c.env as BunServer<undefined>).requestIP(c.req.raw)?.address,
 });
 if (problems.length > 0) {
-  console.error(`refusing to start outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+  console.error(refusalOf("start", problems));
   await close();
   process.exit(1);
 }

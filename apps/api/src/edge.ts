@@ -3,7 +3,7 @@ import type { Database } from "@celine/core/db";
 // The postgres.js adapter alone: @celine/core/db would bring PGlite into the bundle.
 import { connectPostgres } from "@celine/core/db/postgres";
 import { createPlatform } from "@celine/platform";
-import type { Env } from "@celine/platform/env";
+import { type Env, refusalOf } from "@celine/platform/env";
 import flexibilityYaml from "../../../config/flexibility.yaml" with { type: "text" };
 import accessPolicy from "../../../policies/flexibility.rego" with { type: "text" };
 import { composeApp, createTelemetry, startProblems } from "./compose.ts";
@@ -56,7 +56,7 @@ export function createEdgeApp(env: EdgeEnv, database: EdgeDatabase) {
     : compilePolicy(BUNDLED_POLICIES, "the bundle", telemetry.log);
   const problems = startProblems(env, policy, telemetry.log);
   if (problems.length > 0) {
-    throw new Error(`refusing to serve outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+    throw new Error(refusalOf("serve", problems));
   }
   // HTTP adapters only: publishing to the broker is the relay's, which does not run here.
   const platform = createPlatform({ env, log: telemetry.log, metrics: telemetry.metrics, mqtt: false });

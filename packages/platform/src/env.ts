@@ -281,6 +281,11 @@ function isLocal(url: string): boolean {
   return why === "loopback" || why === "unspecified";
 }
 
+/** What an entry point says when it refuses to `action` outside dev: every problem, one a line. */
+export function refusalOf(action: "start" | "run" | "serve", problems: string[]): string {
+  return `refusing to ${action} outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`;
+}
+
 /**
  * An entry point's configuration: `parse()`'s, or every problem on stderr and exit 1 — also when
  * settings that are safe only in development are used outside it (`insecureSettings`).
@@ -293,7 +298,7 @@ export function configOrExit<E extends PlatformEnv>(parse: () => E, action: "sta
       for (const allowance of insecureAllowances(env)) createLogger().warn(allowance);
       return env;
     }
-    console.error(`refusing to ${action} outside CELINE_ENV=dev:\n  - ${problems.join("\n  - ")}`);
+    console.error(refusalOf(action, problems));
   } catch (error) {
     console.error(messageOf(error));
   }
