@@ -53,7 +53,7 @@ const movedTo = (key: string) =>
     )
     .transform(() => undefined);
 
-export const LOCAL_ISSUER = "http://localhost:8080/realms/celine";
+const LOCAL_ISSUER = "http://localhost:8080/realms/celine";
 
 export const PlatformEnv = z.object({
   CELINE_ENV: z.string().default("production"),
@@ -143,7 +143,7 @@ export function coreConfigOf(env: PlatformEnv & { method: SettlementMethod; PORT
  * CELINE_PUBLIC_URL without its trailing slash (query and fragment dropped), else the API's own
  * address on this machine (`PORT`, 8017 when the app has none: the listener hands out no links).
  */
-export function publicUrlOf(env: { CELINE_PUBLIC_URL?: string | undefined; PORT?: number }): string {
+function publicUrlOf(env: { CELINE_PUBLIC_URL?: string | undefined; PORT?: number }): string {
   if (!env.CELINE_PUBLIC_URL) return `http://localhost:${env.PORT ?? 8017}`;
   const url = new URL(env.CELINE_PUBLIC_URL);
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
@@ -315,7 +315,7 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Env): z.output<S> 
 }
 
 /** Format zod issues of an environment parse as `NAME: message` lines. */
-export function describeEnvIssues(error: z.ZodError): string[] {
+function describeEnvIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 }
 

@@ -20,11 +20,11 @@ import { problem } from "./problem.ts";
  * key); unauthenticated: per client address, requests refused for a missing or invalid token and
  * fetches of unknown calendar feeds (a wrong secret is a wrong credential).
  */
-export const ROUTE_CLASSES = ["reads", "writes", "export", "feed", "unauthenticated"] as const;
+const ROUTE_CLASSES = ["reads", "writes", "export", "feed", "unauthenticated"] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
 /** Every count is per minute: the window of the default store, and the one a shared store must use. */
-export const WINDOW_MS = 60_000;
+const WINDOW_MS = 60_000;
 
 /**
  * The subset of hono-rate-limiter's `Store` the limits use (its MemoryStore and RedisStore have it).
@@ -83,6 +83,11 @@ export type Audit = (refusal: { action: string; reason: string }) => void;
 /** Longer keys (a service's client id is not bounded by the token checks) share their first 255 characters. */
 const MAX_KEY = 255;
 
+/** The store's key of a caller (a member, a client, a feed, an address) in a class. */
+function keyOf(routeClass: RouteClass, key: string): string {
+  return `${routeClass}|${key.slice(0, MAX_KEY)}`;
+}
+
 export function createLimiter(limits: RateLimits, metrics: Metrics, now: () => number = Date.now): Limiter {
   const store = limits.store ?? memoryStore();
 
@@ -93,7 +98,7 @@ export function createLimiter(limits: RateLimits, metrics: Metrics, now: () => n
   /** Spend one request of `key` against `limit`: 0 or the wait; the first refusal of the window is audited. */
   async function spend(routeClass: RouteClass, key: string, limit: number, refusal: () => void) {
     if (limit <= 0) return 0;
-    const info = await snapshot(store.increment(`${routeClass}|${key.slice(0, MAX_KEY)}`));
+    const info = await snapshot(store.increment(keyOf(routeClass, key)));
     if (info.totalHits <= limit) return 0;
     metrics.inc("http_rate_limited_total", { class: routeClass });
     if (info.totalHits === limit + 1) refusal();
@@ -133,8 +138,7 @@ export function createLimiter(limits: RateLimits, metrics: Metrics, now: () => n
     async blockedAddress(address, audit, action) {
       const limit = limits.perMinute.unauthenticated;
       if (address === null || limit <= 0) return 0;
-      const key = `unauthenticated|${address}`;
-      const held = await store.get(key);
+      const held = await store.get(keyOf("unauthenticated", address));
       const ended = (held?.resetTime?.getTime() ?? Number.POSITIVE_INFINITY) <= now();
       if (!held || ended || held.totalHits < limit) return 0;
       // Refused: counted, so that the first refusal of the window (and only it) is audited.
@@ -145,7 +149,7 @@ export function createLimiter(limits: RateLimits, metrics: Metrics, now: () => n
 
     async chargeAddress(address) {
       if (address === null || limits.perMinute.unauthenticated <= 0) return;
-      await store.increment(`unauthenticated|${address}`);
+      await store.increment(keyOf("unauthenticated", address));
     },
   };
 }
