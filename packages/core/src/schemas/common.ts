@@ -20,6 +20,12 @@ export const InstantInput = z
     example: "2026-07-02T11:00:00Z",
   });
 
+/** Energy, in kWh. */
+export const Kwh = z.number().meta({ description: "kWh" });
+
+/** A count of things: a whole number, never negative. */
+export const Count = z.number().int().min(0);
+
 export const Instant = z
   .string()
   .meta({ description: "ISO-8601 instant in UTC", example: "2026-07-02T11:00:00.000Z" });

@@ -1,8 +1,6 @@
 import { z } from "zod";
 import { SettlementOutcome } from "./commitments.ts";
-import { Instant, Uuid } from "./common.ts";
-
-const Count = z.number().int().min(0);
+import { Count, Instant, Uuid } from "./common.ts";
 
 export const Season = z
   .object({

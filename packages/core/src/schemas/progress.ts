@@ -1,10 +1,7 @@
 import { z } from "zod";
-import { Instant, Uuid } from "./common.ts";
+import { Count, Instant, Kwh, Uuid } from "./common.ts";
 
 // GET /api/commitments/{id}/progress: how a commitment is doing before, during and after its window.
-
-const Kwh = z.number().meta({ description: "kWh" });
-const Count = z.number().int().min(0);
 
 export const CommitmentProgress = z
   .object({

@@ -1,13 +1,10 @@
 import { z } from "zod";
 import { LEDGER_KINDS } from "../db/schema.ts";
 import { SettlementOutcome } from "./commitments.ts";
-import { Instant, Uuid } from "./common.ts";
+import { Count, Instant, Kwh, Uuid } from "./common.ts";
 
 // How a commitment's points came about, and the method behind every settlement. Energy in kWh
 // (exact decimals of whole µkWh), power in kW, fractions as plain numbers (0.25 = 25 %).
-
-const Kwh = z.number().meta({ description: "kWh" });
-const Count = z.number().int().min(0);
 
 export const SettlementMethodOut = z
   .object({
