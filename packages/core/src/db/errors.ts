@@ -1,15 +1,3 @@
-/** The SQLSTATE of a driver error, looking through drizzle's wrapper. */
-export function sqlState(error: unknown): string | undefined {
-  for (let e: unknown = error; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}
-
-export const UNIQUE_VIOLATION = "23505";
-export const CHECK_VIOLATION = "23514";
-
 /** Socket errors of a server that is down, unreachable or gone mid-conversation (Node and Bun spell them alike). */
 const NETWORK_CODES = new Set([
   "ECONNREFUSED",
