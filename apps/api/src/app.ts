@@ -20,7 +20,7 @@ import {
 } from "./lib/rate-limit.ts";
 import { auditUnrecorded } from "./lib/refusals.ts";
 import { requestIds } from "./lib/request-id.ts";
-import { isFeedRequest } from "./routes/calendar/feed.ts";
+import { feedOf } from "./routes/calendar/feed.ts";
 import { calendar } from "./routes/calendar/index.ts";
 import { commitments } from "./routes/commitments/index.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -34,7 +34,6 @@ import type { TrpcContext } from "./trpc/init.ts";
 import { appRouter } from "./trpc/router.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
-const FEED_PREFIX = "/api/calendar/";
 
 /**
  * The whole API as a web-standard `fetch` handler. Everything runtime-specific (serving, files,
@@ -124,16 +123,18 @@ export function createApp(deps: AppDeps) {
   app.use("/trpc/*", gate);
   app.use("/api/*", async (c, next) => {
     // A calendar feed's secret is its credential: calendar apps send no token.
-    const feed = isFeedRequest(c.req.method, c.req.path);
-    const ctx = feed
-      ? anonymousContextFor({ ...deps, log: c.get("log"), audit: auditOf(c) }, c.get("requestId"))
-      : await authenticate(c);
+    const feed = feedOf(c.req.method, c.req.path);
+    const ctx =
+      feed !== null
+        ? anonymousContextFor({ ...deps, log: c.get("log"), audit: auditOf(c) }, c.get("requestId"))
+        : await authenticate(c);
     c.set("ctx", ctx);
     if (limiter) {
       const action = `${c.req.method} ${c.req.path}`;
-      const wait = feed
-        ? await limiter.admitFeed(c.req.path.slice(FEED_PREFIX.length), auditAnonymous(c), action)
-        : await limiter.admit(ctx, restClassOf(c.req.method, c.req.path), action);
+      const wait =
+        feed !== null
+          ? await limiter.admitFeed(feed, auditAnonymous(c), action)
+          : await limiter.admit(ctx, restClassOf(c.req.method, c.req.path), action);
       if (wait > 0) return tooManyRequests(c, wait);
     }
     if (takesBody(c) && sendsBody(c) && !isJson(c.req.header("content-type"))) {
@@ -141,7 +142,7 @@ export function createApp(deps: AppDeps) {
     }
     await next();
     // An unknown feed is a wrong credential: it counts against the address like a 401.
-    if (feed && c.res.status === 404) await limiter?.chargeAddress(addressOf(c));
+    if (feed !== null && c.res.status === 404) await limiter?.chargeAddress(addressOf(c));
   });
   app.use(
     "/trpc/*",

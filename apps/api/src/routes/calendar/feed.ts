@@ -8,11 +8,13 @@ import { problemResponses } from "../../lib/problem.ts";
 const CACHE_CONTROL = "private, max-age=300";
 
 /**
- * Requests that carry no bearer: the feed's secret, in its path, is the credential (the app gives
- * them an anonymous verb context). GET /api/calendar/token is one too, and finds no feed (404).
+ * The feed a request fetches — the secret in its path, its credential — or null when it is no feed
+ * request. Feed requests carry no bearer (the app gives them an anonymous verb context) and are
+ * limited per feed. GET /api/calendar/token is one too, and finds no feed (404).
  */
-export function isFeedRequest(method: string, path: string): boolean {
-  return (method === "GET" || method === "HEAD") && /^\/api\/calendar\/[^/]+$/.test(path);
+export function feedOf(method: string, path: string): string | null {
+  if (method !== "GET" && method !== "HEAD") return null;
+  return /^\/api\/calendar\/([^/]+)$/.exec(path)?.[1] ?? null;
 }
 
 /** Fetches are limited per feed and, for unknown feeds, per address (app.ts, RATE_LIMIT_FEED_PER_MIN). */
